@@ -1,0 +1,85 @@
+"""Per-op overhead on tiny tensors: a 2000-op chain of mul, add, tanh, forward + backward.
+
+Prints microseconds per op for gpugrad, for the same chain in raw NumPy (forward only: the
+floor of any NumPy-backed library), and for PyTorch CPU when it is installed, measured side
+by side in one run (medians of interleaved repeats), plus the gpugrad / PyTorch ratio.
+
+    python benchmarks/overhead.py [--ops 2000] [--repeats 15]
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import gpugrad as gg
+
+
+def chain(x, c, n, tanh):
+    """n ops cycling through mul, add, tanh; the same code drives every library."""
+    y = x
+    for i in range(n):
+        k = i % 3
+        if k == 0:
+            y = y * c
+        elif k == 1:
+            y = y + c
+        else:
+            y = tanh(y)
+    return y
+
+
+def gpugrad_step(n):
+    x = gg.tensor(np.full(4, 0.5, np.float32), requires_grad=True)
+    c = gg.tensor(np.full(4, 0.9, np.float32))
+    chain(x, c, n, gg.tanh).sum().backward()
+
+
+def numpy_step(n):
+    x = np.full(4, 0.5, np.float32)
+    c = np.full(4, 0.9, np.float32)
+    chain(x, c, n, np.tanh).sum()
+
+
+def torch_step(torch, n):
+    x = torch.full((4,), 0.5, requires_grad=True)
+    c = torch.full((4,), 0.9)
+    chain(x, c, n, torch.tanh).sum().backward()
+
+
+def timed(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    runners = {"gpugrad fwd+bwd": lambda: gpugrad_step(args.ops),
+               "numpy fwd only": lambda: numpy_step(args.ops)}
+    try:
+        import torch
+        torch.set_num_threads(1)
+        runners["pytorch fwd+bwd"] = lambda: torch_step(torch, args.ops)
+    except ImportError:
+        print("PyTorch not installed: comparing against NumPy only")
+    for fn in runners.values():
+        fn()  # warm up
+    times = {name: [] for name in runners}
+    for _ in range(args.repeats):
+        for name, fn in runners.items():  # interleaved, so drift hits every library alike
+            times[name].append(timed(fn))
+    per_op = {name: statistics.median(t) / args.ops * 1e6 for name, t in times.items()}
+    print(f"{'library':<18}{'us/op':>10}")
+    for name, us in per_op.items():
+        print(f"{name:<18}{us:>10.2f}")
+    if "pytorch fwd+bwd" in per_op:
+        ratio = per_op["gpugrad fwd+bwd"] / per_op["pytorch fwd+bwd"]
+        print(f"gpugrad / pytorch: {ratio:.2f}x (target <= 1.5x)")
+
+
+if __name__ == "__main__":
+    main()

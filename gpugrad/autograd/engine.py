@@ -1,0 +1,133 @@
+"""The backward pass: an iterative walk of the graph in topological order.
+
+No recursion, so a chain of 100 000 ops backs up fine; each node and edge is visited a
+constant number of times, so backward costs the same big-O as forward. Gradients arriving
+at a node (or leaf) from several consumers are summed before it runs.
+"""
+from . import anomaly
+from .function import Function
+from .grad_mode import set_grad_enabled, state
+
+
+def _dependencies(roots):
+    """Count, for every node and leaf reachable from ``roots``, its consumers in the graph."""
+    deps = {}
+    stack = [r for r in roots if isinstance(r, Function)]
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        for nxt in node.next:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen and isinstance(nxt, Function):
+                seen.add(nxt)
+                stack.append(nxt)
+    return deps
+
+
+def _add(grads, key, g):
+    old = grads.get(key)
+    grads[key] = g if old is None else old + g
+
+
+def _reduce_to_shape(g, shape):
+    """Sum a broadcast gradient back to the shape of the input it belongs to."""
+    if g is None or g.shape == shape:
+        return g
+    return g.sum_to_size(shape)
+
+
+def _run_hooks(hooks, grad):
+    for hook in hooks:
+        new = hook(grad)
+        if new is not None:
+            grad = new
+    return grad
+
+
+def _call_backward(node, grad, check):
+    if node._hooks:
+        grad = _run_hooks(node._hooks, grad)
+    backend = node.backend
+    if check:
+        state.anomaly = False  # checked below, so a NaN is blamed on this node's backward
+    try:
+        if backend.has_device_context:
+            with backend.device_context(node.device):
+                grads = node.backward(node, grad)
+        else:
+            grads = node.backward(node, grad)
+    finally:
+        state.anomaly = check
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(node.next):
+        raise RuntimeError(f"{type(node).__name__}.backward returned {len(grads)} gradients "
+                           f"for {len(node.next)} inputs")
+    if check:
+        for g in grads:
+            if g is not None:
+                anomaly.check_finite(backend.xp, getattr(g, "data", None), "backward", node)
+    return grads
+
+
+def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
+    """Propagate ``root_grads`` from ``roots`` (nodes or leaf tensors) back to the leaves.
+
+    With ``inputs`` (a list of tensors) the gradients w.r.t. them are returned and no
+    ``.grad`` is touched (``gg.grad``); otherwise leaf gradients accumulate into ``.grad``.
+    """
+    deps = _dependencies(roots)
+    grads = {}
+    for root, g in zip(roots, root_grads):
+        _add(grads, root, g)
+    captured = None
+    if inputs is not None:
+        captured = {(t.grad_fn if t.grad_fn is not None else t): None for t in inputs}
+    ready = [r for r in dict.fromkeys(roots) if deps.get(r, 0) == 0]
+    # ids of gradient arrays already handed out, so no two .grad share one array
+    given = {id(getattr(g, "data", g)) for g in root_grads}
+    check = state.anomaly
+    with set_grad_enabled(create_graph):
+        while ready:
+            node = ready.pop()
+            grad = grads.pop(node, None)
+            if not isinstance(node, Function):
+                _finish_leaf(node, grad, captured, given)
+                continue
+            if captured is not None and node in captured:
+                captured[node] = grad
+            if grad is None:
+                in_grads = (None,) * len(node.next)
+            else:
+                in_grads = _call_backward(node, grad, check)
+                if not retain_graph:
+                    node._free()
+            for nxt, g, shape in zip(node.next, in_grads, node.input_shapes):
+                if nxt is None:
+                    continue
+                if g is not None:
+                    _add(grads, nxt, _reduce_to_shape(g, shape))
+                left = deps[nxt] - 1
+                deps[nxt] = left
+                if left == 0:
+                    ready.append(nxt)
+    if captured is not None:
+        return [captured[t.grad_fn if t.grad_fn is not None else t] for t in inputs]
+    return None
+
+
+def _finish_leaf(leaf, grad, captured, given):
+    """A leaf's gradient is complete: run its hooks, then capture or accumulate it."""
+    if grad is None:
+        return
+    if leaf._hooks:
+        grad = _run_hooks(leaf._hooks, grad)
+    if captured is not None:
+        if leaf in captured:
+            captured[leaf] = grad
+        return
+    key = id(getattr(grad, "data", grad))
+    leaf._accumulate_grad(grad, shared=key in given)
+    given.add(key)

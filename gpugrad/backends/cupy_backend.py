@@ -1,0 +1,55 @@
+"""The GPU backend: CuPy arrays, one device context and generator per GPU.
+
+Kept thin on purpose: everything generic runs through the shared NumPy/CuPy array API.
+"""
+from .base import Backend
+
+
+class CupyBackend(Backend):
+    name = "cupy"
+    has_device_context = True
+
+    def __init__(self, cupy):
+        self.xp = cupy
+        self._seed = None
+        self._generators = {}
+
+    def device_context(self, device):
+        return self.xp.cuda.Device(device.index)
+
+    def from_host(self, array, device):
+        with self.xp.cuda.Device(device.index):
+            return self.xp.asarray(array)
+
+    def to_device(self, array, device):
+        """Copy (peer to peer when possible) a CuPy array to another GPU."""
+        with self.xp.cuda.Device(device.index):
+            return self.xp.asarray(array)
+
+    def to_host(self, array):
+        return self.xp.asnumpy(array)
+
+    def device_of(self, array):
+        from .device import device
+        return device(f"cuda:{array.device.id}")
+
+    def generator(self, device):
+        gen = self._generators.get(device.index)
+        if gen is None:
+            with self.xp.cuda.Device(device.index):
+                seed = None if self._seed is None else self._seed + device.index
+                gen = self.xp.random.default_rng(seed)
+            self._generators[device.index] = gen
+        return gen
+
+    def seed(self, seed):
+        # Generators are re-created lazily per device from the new seed.
+        self._seed = seed
+        self._generators = {}
+
+    def synchronize(self, device=None):
+        if device is None:
+            self.xp.cuda.runtime.deviceSynchronize()
+        else:
+            with self.xp.cuda.Device(device.index):
+                self.xp.cuda.runtime.deviceSynchronize()

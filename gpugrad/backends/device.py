@@ -1,0 +1,123 @@
+"""Device names ("cpu", "cuda", "cuda:N") and the backend that serves each."""
+import numpy as np
+
+from .numpy_backend import NumpyBackend
+
+
+class Device:
+    """Where a tensor lives. Interned: ``device("cuda:0") is device("cuda:0")``.
+
+    >>> str(device("cpu"))
+    'cpu'
+    """
+
+    __slots__ = ("type", "index", "_name")
+
+    def __init__(self, type, index=None):
+        self.type = type
+        self.index = index
+        self._name = type if index is None else f"{type}:{index}"
+
+    def __repr__(self):
+        return f"device('{self._name}')"
+
+    def __str__(self):
+        return self._name
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except ValueError:
+                return False
+        return self is other
+
+    def __hash__(self):
+        return hash(self._name)
+
+    @property
+    def backend(self):
+        return backend_for(self)
+
+
+CPU = Device("cpu")
+_NUMPY = NumpyBackend()
+_devices = {"cpu": CPU}
+_cupy_backend = None
+
+
+def _load_cupy():
+    """Import CuPy on first GPU use, with an error that says what is missing."""
+    global _cupy_backend
+    if _cupy_backend is None:
+        try:
+            import cupy
+        except ImportError:
+            raise RuntimeError(
+                "CUDA device requested but CuPy is not installed; install gpugrad[cuda12] "
+                "or gpugrad[cuda13]") from None
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except cupy.cuda.runtime.CUDARuntimeError as err:
+            raise RuntimeError(f"CUDA device requested but no GPU is usable: {err}") from None
+        if count == 0:
+            raise RuntimeError("CUDA device requested but no GPU was found")
+        from .cupy_backend import CupyBackend
+        _cupy_backend = CupyBackend(cupy)
+    return _cupy_backend
+
+
+def device(spec):
+    """Parse ``spec`` ("cpu", "cuda", "cuda:N" or a ``Device``) into an interned ``Device``.
+
+    >>> device("cpu") is device("cpu")
+    True
+    """
+    if isinstance(spec, Device):
+        return spec
+    found = _devices.get(spec)
+    if found is not None:
+        return found
+    if not isinstance(spec, str):
+        raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+    kind, _, index = spec.partition(":")
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+    backend = _load_cupy()
+    n = int(index) if index else backend.xp.cuda.runtime.getDevice()
+    count = backend.xp.cuda.runtime.getDeviceCount()
+    if n >= count:
+        raise RuntimeError(f"device {spec!r} requested but only {count} GPU(s) are present")
+    if index == "":
+        # "cuda" means the current GPU at the time of the call, so it is not cached.
+        return device(f"cuda:{n}")
+    dev = _devices[spec] = Device("cuda", n)
+    return dev
+
+
+def backend_for(dev):
+    """The ``Backend`` serving a ``Device``."""
+    if dev is CPU:
+        return _NUMPY
+    return _load_cupy()
+
+
+def get_array_module(array):
+    """``numpy`` or ``cupy``, whichever owns ``array`` (never imports CuPy itself).
+
+    >>> get_array_module(np.zeros(2)) is np
+    True
+    """
+    if isinstance(array, np.ndarray) or _cupy_backend is None:
+        return np
+    return _cupy_backend.xp.get_array_module(array)
+
+
+def backend_of_array(array):
+    """(backend, device) of a raw array: NumPy arrays are on the CPU."""
+    if isinstance(array, (np.ndarray, np.generic)):
+        return _NUMPY, CPU
+    if type(array).__module__.startswith("cupy"):
+        backend = _load_cupy()
+        return backend, backend.device_of(array)
+    raise TypeError(f"expected a NumPy or CuPy array, got {type(array).__name__}")

@@ -1,0 +1,34 @@
+"""The CPU backend: NumPy arrays, one ``numpy.random.Generator``."""
+import numpy as np
+
+from .base import Backend
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+    xp = np
+
+    def __init__(self):
+        self._rng = np.random.default_rng()
+
+    def from_host(self, array, device):
+        return np.asarray(array)
+
+    def to_host(self, array):
+        return array
+
+    def device_of(self, array):
+        from .device import CPU
+        return CPU
+
+    def generator(self, device=None):
+        return self._rng
+
+    def seed(self, seed):
+        self._rng = np.random.default_rng(seed)
+
+    def get_rng_state(self):
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state):
+        self._rng.bit_generator.state = state

@@ -1,0 +1,200 @@
+"""Activations: relu, leaky_relu, gelu, tanh, sigmoid, softmax, log_softmax.
+
+Softmax and log-softmax are fused ops that subtract the row maximum first, so ``exp`` never
+overflows and log-softmax never takes ``log(0)``. The rest are compositions of Tensor ops,
+which gives them backward, double backward and forward mode for free.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from ...autograd.function import Function
+from ...ops import elementwise as ew
+from ...ops._util import norm_dim
+
+
+def _upcast(x):
+    """float16 inputs are reduced in float32: a float16 sum of many terms loses digits."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
+class Softmax(Function):
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, xp, x, axis):
+        ctx.axis = axis
+        z = _upcast(x)
+        e = xp.exp(z - z.max(axis=axis, keepdims=True))
+        return (e / e.sum(axis=axis, keepdims=True)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return out * (g - (g * out).sum(ctx.axis, keepdim=True))
+
+    @staticmethod
+    def jvp(ctx, t):
+        out = ctx.output
+        return out * (t - (t * out).sum(ctx.axis, keepdim=True))
+
+
+class LogSoftmax(Function):
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, xp, x, axis):
+        ctx.axis = axis
+        z = _upcast(x)
+        shifted = z - z.max(axis=axis, keepdims=True)
+        lse = xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        return (shifted - lse).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g - out.exp() * g.sum(ctx.axis, keepdim=True)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t - (ctx.output.exp() * t).sum(ctx.axis, keepdim=True)
+
+
+class NormalCdf(Function):
+    """Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF (exact GELU's gate)."""
+
+    saves_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, xp, x):
+        return (0.5 * (1.0 + _erf(xp, x * (1.0 / math.sqrt(2.0))))).astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * _normal_pdf(x)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * _normal_pdf(ctx.inputs[0])
+
+
+def _normal_pdf(x):
+    return (x * x * -0.5).exp() * (1.0 / math.sqrt(2.0 * math.pi))
+
+
+_erf_ufunc = None
+
+
+def _erf(xp, x):
+    """erf on the array backend: NumPy has none, so the CPU uses a Numba ufunc over math.erf
+    (compiled on first use) and CuPy its own special function."""
+    global _erf_ufunc
+    if xp is not np:
+        from cupyx.scipy.special import erf
+        return erf(x)
+    if _erf_ufunc is None:
+        import numba
+
+        @numba.vectorize(["float32(float32)", "float64(float64)"], cache=False)
+        def erf_ufunc(v):
+            return math.erf(v)
+        _erf_ufunc = erf_ufunc
+    return _erf_ufunc(_upcast(x))
+
+
+def relu(input, inplace=False):
+    """max(x, 0); the gradient at 0 is 0, as in PyTorch. ``inplace`` is accepted for
+    ported code, but the result is always a new tensor.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.relu(gg.tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+    return ew.relu(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x where x > 0, else negative_slope * x.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.leaky_relu(gg.tensor([-2.0, 3.0]), 0.5).tolist()
+    [-1.0, 3.0]
+    """
+    return ew.where(input > 0, input, input * negative_slope)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x) with the exact normal CDF, or PyTorch's tanh approximation.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> round(F.gelu(gg.tensor([1.0])).item(), 4)
+    0.8413
+    """
+    if approximate == "none":
+        return input * NormalCdf.apply(input)
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
+        return input * 0.5 * (inner.tanh() + 1.0)
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def tanh(input):
+    """Hyperbolic tangent.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.tanh(gg.tensor([0.0])).tolist()
+    [0.0]
+    """
+    return ew.tanh(input)
+
+
+def sigmoid(input):
+    """1 / (1 + exp(-x)), computed without overflow for either sign.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.sigmoid(gg.tensor([0.0])).tolist()
+    [0.5]
+    """
+    return ew.sigmoid(input)
+
+
+def _softmax_dim(name, ndim, dim):
+    if dim is not None:
+        return norm_dim(dim, ndim)
+    # PyTorch's legacy rule for a missing dim, with its warning.
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  "to include dim=X as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, dtype=None):
+    """exp(x) / sum(exp(x)) along ``dim``, shifted by the maximum so nothing overflows.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.softmax(gg.tensor([1000.0, 1000.0]), dim=0).tolist()
+    [0.5, 0.5]
+    """
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    return Softmax.apply(input, axis=_softmax_dim("softmax", input.ndim, dim))
+
+
+def log_softmax(input, dim=None, dtype=None):
+    """x - logsumexp(x) along ``dim``: finite wherever x is, even where softmax underflows.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.log_softmax(gg.tensor([-1000.0, 0.0]), dim=0).tolist()
+    [-1000.0, 0.0]
+    """
+    if dtype is not None:
+        input = input.to(dtype=dtype)
+    return LogSoftmax.apply(input, axis=_softmax_dim("log_softmax", input.ndim, dim))

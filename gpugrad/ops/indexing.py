@@ -1,0 +1,115 @@
+"""Indexing: ``t[index]`` (basic slices, integer arrays, boolean masks) and ``t[index] = v``.
+
+Basic indexing returns a view sharing the input's version counter; integer-array and mask
+indexing copy. The gradient of an index is scattered back with an add, so repeated integer
+indices accumulate, as they must.
+"""
+import numpy as np
+
+from ..autograd.function import Function
+from ..autograd.grad_mode import state
+from ..tensor import Tensor
+
+
+class Index(Function):
+    @staticmethod
+    def forward(ctx, xp, a, index):
+        ctx.index = index
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexAdd.apply(g, index=ctx.index, shape=ctx.input_shapes[0])
+
+
+class IndexAdd(Function):
+    """zeros(shape) with ``g`` added at ``index``: the adjoint of ``Index``."""
+
+    @staticmethod
+    def forward(ctx, xp, g, index, shape):
+        ctx.index = index
+        out = xp.zeros(shape, dtype=g.dtype)
+        if _has_int_array(index):
+            _backend_index_add(xp, out, index, g)
+        else:
+            out[index] = g  # slices and masks never hit one element twice
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return Index.apply(g, index=ctx.index)
+
+
+def _backend_index_add(xp, out, index, values):
+    if xp is np:
+        np.add.at(out, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(out, index, values)
+
+
+def _has_int_array(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(p, "dtype") and p.dtype.kind in "iu" for p in parts)
+
+
+def _is_basic(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+
+
+def _convert(part, like):
+    """Tensors, lists and arrays in an index become arrays of ``like``'s backend."""
+    if isinstance(part, Tensor):
+        if part._device is not like._device:
+            raise RuntimeError(f"index: index on {part._device} for a tensor on "
+                               f"{like._device}")
+        return part.data
+    if isinstance(part, (list, np.ndarray)):
+        arr = like._backend.xp.asarray(part)
+        if arr.dtype.kind not in "iub":
+            raise IndexError(f"index: arrays used as indices must be integer or boolean, "
+                             f"got {arr.dtype}")
+        return arr
+    if isinstance(part, (bool, np.bool_)) or not isinstance(part, (int, slice, type(None),
+                                                                   type(Ellipsis))):
+        if hasattr(part, "__index__"):
+            return int(part)
+        raise IndexError(f"index: unsupported index of type {type(part).__name__}")
+    return part
+
+
+def normalize_index(index, like):
+    if isinstance(index, tuple):
+        return tuple(_convert(p, like) for p in index)
+    return _convert(index, like)
+
+
+def getitem(a, index):
+    index = normalize_index(index, a)
+    try:
+        out = Index.apply(a, index=index)
+    except IndexError as err:
+        raise IndexError(f"index: {err} (tensor of shape {a.shape})") from None
+    if _is_basic(index):
+        out._version = a._version_counter()
+    return out
+
+
+def setitem(a, index, value):
+    """``a[index] = value`` on a tensor that does not require grad (or under no_grad)."""
+    if a.requires_grad and state.grad_enabled:
+        raise RuntimeError("setitem: assignment into a tensor that requires grad is not "
+                           "differentiable; use gg.where/masked_fill, or wrap in gg.no_grad()")
+    index = normalize_index(index, a)
+    if isinstance(value, Tensor):
+        if value._device is not a._device:
+            raise RuntimeError(f"setitem: value on {value._device}, tensor on {a._device}")
+        value = value.data
+    try:
+        a.data[index] = value
+    except IndexError as err:
+        raise IndexError(f"setitem: {err} (tensor of shape {a.shape})") from None
+    except ValueError as err:
+        raise ValueError(f"setitem: {err} (tensor of shape {a.shape})") from None
+    a._bump_version()

@@ -1,0 +1,68 @@
+"""In-place ops. Each bumps the tensor's version counter, which is how backward notices a
+saved tensor that was changed after it was saved."""
+from ..autograd.grad_mode import state
+from ..tensor import Tensor
+
+
+def _check(t, name):
+    if state.grad_enabled and t.requires_grad and t.grad_fn is None:
+        raise RuntimeError(f"{name}: a leaf tensor that requires grad is being used in an "
+                           "in-place operation; wrap the update in gg.no_grad()")
+
+
+def _write(t, out, name):
+    xp = t._backend.xp
+    if out.shape != t.shape:
+        raise ValueError(f"{name}: result of shape {out.shape} does not fit in-place into "
+                         f"a tensor of shape {t.shape}")
+    try:
+        xp.copyto(t.data, out.data, casting="same_kind")
+    except TypeError:
+        raise TypeError(f"{name}: result type {out.dtype} can't be cast to the in-place "
+                        f"tensor's type {t.dtype}") from None
+    t._bump_version()
+    if out.grad_fn is not None:
+        # The tensor now holds the result: it takes over the result's history.
+        t.grad_fn = out.grad_fn
+        t.requires_grad = True
+
+
+def apply_(t, fn, *args):
+    """Compute ``fn(t, *args)`` and store the result in ``t``."""
+    name = fn.__name__ + "_"
+    _check(t, name)
+    src = t
+    if state.grad_enabled and (t.requires_grad or any(
+            isinstance(a, Tensor) and a.requires_grad for a in args)):
+        # The op may save its input for backward, and t is about to be overwritten:
+        # it computes from a snapshot holding t's current values and history.
+        src = t._like(t.data.copy())
+        src.grad_fn, src.requires_grad = t.grad_fn, t.requires_grad
+    _write(t, fn(src, *args), name)
+    return t
+
+
+def fill_(t, value):
+    _check(t, "fill_")
+    if t.requires_grad and state.grad_enabled:
+        return apply_(t, lambda x, v: x * 0 + v, value)
+    t.data.fill(value)
+    t._bump_version()
+    return t
+
+
+def copy_(t, src):
+    """Copy ``src``'s values (any device or dtype, broadcastable) into ``t``."""
+    _check(t, "copy_")
+    if not isinstance(src, Tensor):
+        src = Tensor(t._backend.xp.asarray(src))
+    src = src.to(t._device)
+    if src.requires_grad and state.grad_enabled:
+        _write(t, src.expand(t.shape).to(dtype=t.dtype), "copy_")
+        return t
+    try:
+        t._backend.xp.copyto(t.data, src.data, casting="unsafe")
+    except ValueError as err:
+        raise ValueError(f"copy_: {err} (shapes {src.shape} into {t.shape})") from None
+    t._bump_version()
+    return t

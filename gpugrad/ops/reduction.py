@@ -1,0 +1,288 @@
+"""Reductions: sum, mean, var, std, max/min, logsumexp, argmax/argmin, sum_to_size."""
+from collections import namedtuple
+
+from ..autograd.function import Function
+from ._util import keepdim_shape, norm_dim, norm_dims
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+def _expand_back(ctx, g):
+    """Broadcast a reduced gradient back over the reduced axes of the input."""
+    shape = ctx.input_shapes[0]
+    if not ctx.keepdim:
+        g = g.reshape(keepdim_shape(shape, ctx.axes))
+    return g.expand(shape)
+
+
+def _count(shape, axes):
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, xp, a, axes, keepdim):
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return xp.sum(a, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(ctx, g)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, xp, a, axes, keepdim):
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return xp.mean(a, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(ctx, g) / _count(ctx.input_shapes[0], ctx.axes)
+
+
+class Var(Function):
+    saves_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, xp, a, axes, keepdim, correction):
+        ctx.axes, ctx.keepdim, ctx.correction = axes, keepdim, correction
+        return xp.var(a, axis=axes, ddof=correction, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        n = _count(a.shape, ctx.axes) - ctx.correction
+        centered = a - a.mean(ctx.axes, keepdim=True)
+        return _expand_back(ctx, g) * centered * (2.0 / n)
+
+
+class Std(Function):
+    saves_inputs = (0,)
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, xp, a, axes, keepdim, correction):
+        ctx.axes, ctx.keepdim, ctx.correction = axes, keepdim, correction
+        return xp.std(a, axis=axes, ddof=correction, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        n = _count(a.shape, ctx.axes) - ctx.correction
+        centered = a - a.mean(ctx.axes, keepdim=True)
+        return _expand_back(ctx, g / out) * centered / n
+
+
+class Amax(Function):
+    """max over axes; tied maxima share the gradient evenly (PyTorch's amax rule)."""
+
+    saves_inputs = (0,)
+    saves_output = True
+    reduce = "max"
+
+    @classmethod
+    def forward(cls, ctx, xp, a, axes, keepdim):
+        ctx.axes, ctx.keepdim = axes, keepdim
+        if a.size == 0:
+            raise ValueError(f"{cls.reduce}: cannot reduce an empty tensor")
+        return getattr(xp, cls.reduce)(a, axis=axes, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        kept = out.data if ctx.keepdim else out.data.reshape(keepdim_shape(a.shape, ctx.axes))
+        hit = a.data == kept
+        share = hit / hit.sum(axis=ctx.axes, keepdims=True)
+        return _expand_back(ctx, g) * a._like(share.astype(g.dtype, copy=False))
+
+
+class Amin(Amax):
+    reduce = "min"
+
+
+class MaxDim(Function):
+    """max along one dim; the gradient goes to the index returned (the first maximum)."""
+
+    reduce = "argmax"
+
+    @classmethod
+    def forward(cls, ctx, xp, a, axis, keepdim):
+        ctx.axes, ctx.keepdim = (axis,), keepdim
+        if a.shape[axis] == 0:
+            raise ValueError(f"{cls.reduce[3:]}: cannot reduce an empty dimension")
+        idx = xp.expand_dims(getattr(xp, cls.reduce)(a, axis=axis), axis)
+        ctx.index = idx
+        out = xp.take_along_axis(a, idx, axis=axis)
+        return out if keepdim else xp.squeeze(out, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = g._backend.xp
+        (axis,) = ctx.axes
+        shape = ctx.input_shapes[0]
+        positions = xp.arange(shape[axis]).reshape([-1 if i == axis else 1
+                                                     for i in range(len(shape))])
+        onehot = (positions == ctx.index).astype(g.dtype)
+        return _expand_back(ctx, g) * g._like(onehot)
+
+
+class MinDim(MaxDim):
+    reduce = "argmin"
+
+
+class LogSumExp(Function):
+    saves_inputs = (0,)
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, xp, a, axes, keepdim):
+        ctx.axes, ctx.keepdim = axes, keepdim
+        m = xp.max(a, axis=axes, keepdims=True)
+        # An all -inf row would give inf - inf = nan; shifting by 0 there keeps it -inf.
+        m = xp.where(xp.isfinite(m), m, 0)
+        out = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
+        return out if keepdim else xp.squeeze(out, axis=axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        kept = out if ctx.keepdim else out.reshape(keepdim_shape(a.shape, ctx.axes))
+        return _expand_back(ctx, g) * (a - kept).exp()
+
+
+class SumToSize(Function):
+    """Sum a broadcast array back to ``shape`` (how gradients reach broadcast inputs)."""
+
+    @staticmethod
+    def forward(ctx, xp, a, shape):
+        lead = a.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and a.shape[lead + i] != 1)
+        out = xp.sum(a, axis=axes, keepdims=True) if axes else a
+        return out.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.expand(ctx.input_shapes[0])
+
+
+def sum(a, dim=None, keepdim=False):
+    """Sum over ``dim`` (None: all, int or tuple).
+
+    >>> import gpugrad as gg
+    >>> gg.ones(2, 3).sum(1).tolist()
+    [3.0, 3.0]
+    """
+    return Sum.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
+
+
+def mean(a, dim=None, keepdim=False):
+    if a.dtype.kind != "f":
+        raise TypeError(f"mean: expected a floating point tensor, got {a.dtype}")
+    return Mean.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
+
+
+def _correction(correction, unbiased):
+    return correction if unbiased is None else int(bool(unbiased))
+
+
+def var(a, dim=None, keepdim=False, correction=1, unbiased=None):
+    """Variance with Bessel's ``correction`` (1 by default, as in PyTorch)."""
+    return Var.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim,
+                     correction=_correction(correction, unbiased))
+
+
+def std(a, dim=None, keepdim=False, correction=1, unbiased=None):
+    return Std.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim,
+                     correction=_correction(correction, unbiased))
+
+
+def amax(a, dim=None, keepdim=False):
+    return Amax.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
+
+
+def amin(a, dim=None, keepdim=False):
+    return Amin.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
+
+
+def _max_min(a, dim, keepdim, whole, along):
+    if dim is None or isinstance(dim, tuple):
+        return whole(a, dim, keepdim)
+    axis = norm_dim(dim, a.ndim)
+    values = along.apply(a, axis=axis, keepdim=keepdim)
+    index = values.grad_fn.index if values.grad_fn is not None else None
+    if index is None:
+        index = getattr(a._backend.xp, along.reduce)(a.data, axis=axis)
+        index = index if not keepdim else a._backend.xp.expand_dims(index, axis)
+    elif not keepdim:
+        index = a._backend.xp.squeeze(index, axis)
+    return values_indices(values, a._like(index))
+
+
+def max(a, dim=None, keepdim=False):
+    """The maximum; with an int ``dim`` a ``(values, indices)`` pair, as in PyTorch.
+
+    Subgradients: over all elements (or a tuple of dims), tied maxima share the gradient
+    evenly; along one dim it goes to the returned index (the first maximum).
+    """
+    return _max_min(a, dim, keepdim, amax, MaxDim)
+
+
+def min(a, dim=None, keepdim=False):
+    return _max_min(a, dim, keepdim, amin, MinDim)
+
+
+def logsumexp(a, dim, keepdim=False):
+    """``log(sum(exp(a)))`` over ``dim``, computed without overflow."""
+    return LogSumExp.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
+
+
+def _arg(name, a, dim, keepdim):
+    xp = a._backend.xp
+    if dim is None:
+        out = getattr(xp, name)(a.data)
+        if keepdim:
+            out = out.reshape((1,) * a.ndim)
+    else:
+        out = getattr(xp, name)(a.data, axis=norm_dim(dim, a.ndim), keepdims=keepdim)
+    return a._like(xp.asarray(out, dtype=xp.int64))
+
+
+def argmax(a, dim=None, keepdim=False):
+    return _arg("argmax", a, dim, keepdim)
+
+
+def argmin(a, dim=None, keepdim=False):
+    return _arg("argmin", a, dim, keepdim)
+
+
+def any(a, dim=None, keepdim=False):
+    xp = a._backend.xp
+    return a._like(xp.asarray(xp.any(a.data, axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
+
+
+def all(a, dim=None, keepdim=False):
+    xp = a._backend.xp
+    return a._like(xp.asarray(xp.all(a.data, axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
+
+
+def sum_to_size(a, shape):
+    shape = tuple(shape)
+    if a.shape == shape:
+        return a
+    return SumToSize.apply(a, shape=shape)
+
+
+def norm(a, p=2):
+    """The vector ``p``-norm of all elements (p = 2, 1, inf or any positive number)."""
+    if p == 2:
+        return (a * a).sum().sqrt()
+    if p == float("inf"):
+        return a.abs().max()
+    if p == 1:
+        return a.abs().sum()
+    return (a.abs() ** p).sum() ** (1.0 / p)

@@ -1,0 +1,163 @@
+"""Shape ops: reshape/view, permute/transpose, expand, squeeze/unsqueeze, casts, copies.
+
+Ops marked ``is_view`` return arrays that share memory with their input, so the output
+shares the input's version counter: an in-place change through either is seen by both.
+"""
+from ..autograd.function import Function
+from ..autograd.grad_mode import state
+from ..backends.device import CPU, backend_for
+from ..tensor import Tensor
+from ._util import norm_dim
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, xp, a, shape):
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.input_shapes[0])
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, xp, a, dims):
+        ctx.dims = dims
+        return xp.transpose(a, dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        inverse = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inverse[d] = i
+        return g.permute(tuple(inverse))
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, xp, a, shape):
+        return xp.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g  # the engine sums it back to the input's shape
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, xp, a, dtype):
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(dtype=ctx.in_dtype)
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, xp, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class ToDevice(Function):
+    """A copy to another device; its gradient is copied back."""
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(ctx.source)
+
+
+def _share_version(out, a):
+    out._version = a._version_counter()
+    return out
+
+
+def reshape(a, shape):
+    """Same data, new ``shape`` (one entry may be -1).
+
+    >>> import gpugrad as gg
+    >>> gg.arange(6).reshape(2, 3).shape
+    (2, 3)
+    """
+    if a.shape == tuple(shape):
+        return a
+    return _share_version(Reshape.apply(a, shape=shape), a)
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    start, end = norm_dim(start_dim, a.ndim), norm_dim(end_dim, a.ndim)
+    shape = a.shape[:start] + (-1,) + a.shape[end + 1:]
+    return reshape(a, shape)
+
+
+def permute(a, dims):
+    dims = tuple(d % a.ndim for d in dims) if a.ndim else ()
+    if sorted(dims) != list(range(a.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of a {a.ndim}-d shape")
+    return _share_version(Permute.apply(a, dims=dims), a)
+
+
+def transpose(a, dim0, dim1):
+    dims = list(range(a.ndim))
+    d0, d1 = norm_dim(dim0, a.ndim), norm_dim(dim1, a.ndim)
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return permute(a, tuple(dims))
+
+
+def unsqueeze(a, dim):
+    dim = norm_dim(dim, a.ndim + 1)
+    return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
+
+
+def squeeze(a, dim=None):
+    if dim is None:
+        shape = tuple(s for s in a.shape if s != 1)
+    else:
+        dims = {norm_dim(d, a.ndim) for d in (dim if isinstance(dim, tuple) else (dim,))}
+        shape = tuple(s for i, s in enumerate(a.shape) if not (i in dims and s == 1))
+    return reshape(a, shape)
+
+
+def expand(a, shape):
+    """Broadcast to ``shape`` without copying; -1 keeps a dimension's size."""
+    lead = len(shape) - a.ndim
+    if lead < 0:
+        raise ValueError(f"expand: cannot expand shape {a.shape} to {tuple(shape)}")
+    shape = tuple(a.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
+    if shape == a.shape:
+        return a
+    return _share_version(Expand.apply(a, shape=shape), a)
+
+
+def cast(a, dtype):
+    out = Cast.apply(a, dtype=dtype)
+    if out.grad_fn is not None:
+        out.grad_fn.in_dtype = a.dtype
+    return out
+
+
+def clone(a):
+    return Clone.apply(a)
+
+
+def to_device(a, device):
+    """Copy ``a`` to ``device``; explicit, as the only way tensors change device."""
+    if a._device is CPU:
+        data = backend_for(device).from_host(a.data, device)
+    elif device is CPU:
+        data = a._backend.to_host(a.data)
+    else:
+        data = a._backend.to_device(a.data, device)
+    out = Tensor._wrap(data, backend_for(device), device)
+    if state.grad_enabled and a.requires_grad:
+        node = ToDevice.__new__(ToDevice)
+        node.source = a._device
+        node._record((a,), out)
+    return out

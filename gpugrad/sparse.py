@@ -1,0 +1,63 @@
+"""Row-sparse gradients: what ``Embedding(sparse=True)`` produces. Only the rows a batch
+touched are stored, so an optimizer can update just those rows."""
+from .tensor import Tensor
+
+
+class RowSparseGrad:
+    """A gradient that is zero except in rows ``indices``, which hold ``values``.
+
+    ``indices`` may repeat until ``coalesce()`` sums the repeats.
+
+    >>> import numpy as np
+    >>> g = RowSparseGrad(np.array([2, 0, 2]), np.ones((3, 2)), (4, 2)).coalesce()
+    >>> g.indices.tolist(), g.values.tolist()
+    ([0, 2], [[1.0, 1.0], [2.0, 2.0]])
+    """
+
+    def __init__(self, indices, values, shape):
+        if values.shape[0] != indices.shape[0] or tuple(values.shape[1:]) != tuple(shape[1:]):
+            raise ValueError(f"RowSparseGrad: values of shape {values.shape} do not match "
+                             f"{indices.shape[0]} indices into shape {tuple(shape)}")
+        self.indices = indices
+        self.values = values
+        self.shape = tuple(shape)
+
+    @property
+    def dtype(self):
+        return self.values.dtype
+
+    @property
+    def xp(self):
+        from .backends.device import get_array_module
+        return get_array_module(self.values)
+
+    def coalesce(self):
+        """Sorted unique rows, repeated rows summed."""
+        xp = self.xp
+        unique, inverse = xp.unique(self.indices, return_inverse=True)
+        summed = xp.zeros((unique.shape[0],) + self.shape[1:], dtype=self.values.dtype)
+        if xp.__name__ == "numpy":
+            xp.add.at(summed, inverse.reshape(-1), self.values)
+        else:
+            import cupyx
+            cupyx.scatter_add(summed, inverse.reshape(-1), self.values)
+        return RowSparseGrad(unique, summed, self.shape)
+
+    def to_dense(self):
+        """The full gradient as a Tensor."""
+        c = self.coalesce()
+        dense = self.xp.zeros(self.shape, dtype=self.values.dtype)
+        dense[c.indices] = c.values
+        return Tensor(dense)
+
+    def __add__(self, other):
+        if isinstance(other, RowSparseGrad):
+            xp = self.xp
+            return RowSparseGrad(xp.concatenate([self.indices, other.indices]),
+                                 xp.concatenate([self.values, other.values]), self.shape)
+        return self.to_dense() + other
+
+    __radd__ = __add__
+
+    def __repr__(self):
+        return f"RowSparseGrad(rows={self.indices.shape[0]}, shape={self.shape})"
