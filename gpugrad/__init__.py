@@ -32,7 +32,7 @@ from .ops.shape import clone, expand, flatten, permute, reshape, squeeze, transp
 from .random import get_rng_state, manual_seed, set_rng_state
 from .sparse import RowSparseGrad
 from .tensor import Tensor
-from . import cuda, nn  # noqa: E402
+from . import cuda, nn, optim  # noqa: E402
 
 clip = clamp
 concat = cat

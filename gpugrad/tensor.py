@@ -293,6 +293,8 @@ class Tensor:
 
     # ---- arithmetic -----------------------------------------------------------------
     def __add__(self, other):
+        if other.__class__ is Tensor:
+            return _ew.Add.apply(self, other)  # skips the scalar-lifting layer
         if isinstance(other, RowSparseGrad):
             return NotImplemented  # its __radd__ knows how to add itself to a dense tensor
         return _ew.add(self, other)
@@ -307,6 +309,8 @@ class Tensor:
         return _ew.sub(other, self)
 
     def __mul__(self, other):
+        if other.__class__ is Tensor:
+            return _ew.Mul.apply(self, other)  # skips the scalar-lifting layer
         return _ew.mul(self, other)
 
     def __rmul__(self, other):

@@ -13,29 +13,24 @@ def _dependencies(roots):
     """Count, for every node and leaf reachable from ``roots``, its consumers in the graph."""
     deps = {}
     stack = [r for r in roots if isinstance(r, Function)]
-    seen = set(stack)
     while stack:
         node = stack.pop()
         for nxt in node.next:
             if nxt is None:
                 continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen and isinstance(nxt, Function):
-                seen.add(nxt)
-                stack.append(nxt)
+            count = deps.get(nxt)
+            if count is None:
+                deps[nxt] = 1
+                if isinstance(nxt, Function):
+                    stack.append(nxt)
+            else:
+                deps[nxt] = count + 1
     return deps
 
 
 def _add(grads, key, g):
     old = grads.get(key)
     grads[key] = g if old is None else old + g
-
-
-def _reduce_to_shape(g, shape):
-    """Sum a broadcast gradient back to the shape of the input it belongs to."""
-    if g is None or g.shape == shape:
-        return g
-    return g.sum_to_size(shape)
 
 
 def _run_hooks(hooks, grad):
@@ -100,15 +95,22 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
                 captured[node] = grad
             if grad is None:
                 in_grads = (None,) * len(node.next)
+            elif node._hooks is None and not check and not node.backend.has_device_context:
+                in_grads = node.backward(node, grad)  # the common case, without a call layer
+                if in_grads.__class__ is not tuple:
+                    in_grads = (in_grads,)
             else:
                 in_grads = _call_backward(node, grad, check)
-                if not retain_graph:
-                    node._free()
+            if not retain_graph:
+                node._saved = None  # free what forward saved as soon as it was used
             for nxt, g, shape in zip(node.next, in_grads, node.input_shapes):
                 if nxt is None:
                     continue
                 if g is not None:
-                    _add(grads, nxt, _reduce_to_shape(g, shape))
+                    if g.data.shape != shape:
+                        g = g.sum_to_size(shape)  # the input was broadcast
+                    old = grads.get(nxt)
+                    grads[nxt] = g if old is None else old + g
                 left = deps[nxt] - 1
                 deps[nxt] = left
                 if left == 0:

@@ -9,13 +9,14 @@ An op subclasses ``Function`` with two static methods:
   None) per input, written with Tensor ops, so the same formula also builds the graph of the
   gradient when ``create_graph=True``. The engine sums each gradient back to its input's
   shape, so ops that broadcast need not.
+* ``jvp(ctx, *tangents)`` (forward mode, ``gg.func.jvp``) gets one tangent Tensor (or None
+  for zero) per input and returns the output's tangent, written with Tensor ops; ``ctx``
+  holds what forward set plus ``ctx.inputs`` and ``ctx.output``.
 
 What backward needs is declared: ``saves_inputs = (0, 1)`` keeps those inputs,
 ``saves_output = True`` keeps the result; ``ctx.saved_tensors`` returns them in that order
 after checking that none was modified in place since.
 """
-import numpy as np
-
 from . import anomaly
 from .grad_mode import state
 
@@ -28,6 +29,9 @@ class Function:
 
     saves_inputs = ()
     saves_output = False
+    _saved = ()
+    _versions = ()
+    _hooks = None
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -35,12 +39,16 @@ class Function:
         first = inputs[0]
         backend = first._backend
         device = first._device
+        record = False
+        arrays = []
         for t in inputs:
             if t._device is not device:
                 raise RuntimeError(f"{cls.__name__.lower()}: expected all tensors on one "
                                    f"device, found {device} and {t._device}")
-        ctx = cls.__new__(cls)
-        arrays = [t.data for t in inputs]
+            if t.requires_grad:
+                record = True
+            arrays.append(t.data)
+        ctx = object.__new__(cls)
         try:
             if backend.has_device_context:
                 with backend.device_context(device):
@@ -49,54 +57,69 @@ class Function:
                 out = cls.forward(ctx, backend.xp, *arrays, **params)
         except ValueError as err:
             raise _shape_error(cls, arrays, err) from None
-        if isinstance(out, np.generic):
-            out = np.asarray(out)  # NumPy turns 0-d results into scalars; keep arrays
-        result = Tensor._wrap(out, backend, device)
-        if state.grad_enabled:
-            for t in inputs:
-                if t.requires_grad:
-                    ctx._record(inputs, result)
-                    break
-        if state.anomaly:
+        if out.__class__ is not backend.array_type:
+            out = backend.xp.asarray(out)  # NumPy turns 0-d results into scalars
+        result = object.__new__(Tensor)  # Tensor._wrap, inlined: this is the hot path
+        result.data = out
+        result._backend = backend
+        result._device = device
+        mode = state
+        if record and mode.grad_enabled:
+            ctx._record(inputs, arrays, result)
+        if mode.forward_levels:
+            push_tangents(ctx, inputs, result)
+        if mode.anomaly:
             ctx._creation_site = anomaly.creation_site()
             anomaly.check_finite(backend.xp, out, "forward", ctx)
         return result
 
-    def _record(self, inputs, result):
+    def _record(self, inputs, arrays, result):
         """Link this node into the graph: edges to the inputs' nodes, and saved state."""
-        self.next = tuple(t.grad_fn or (t if t.requires_grad else None) for t in inputs)
-        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        self.input_shapes = tuple(t.data.shape for t in inputs)
+        self.next = [t.grad_fn or (t if t.requires_grad else None) for t in inputs]
+        self.input_shapes = [a.shape for a in arrays]
         self.device = result._device
         self.backend = result._backend
-        self._hooks = None
         result.requires_grad = True
         result.grad_fn = self
-        saved = tuple(inputs[i] for i in self.saves_inputs)
-        if self.saves_output:
-            saved += (result._alias(),)
-        self._saved = saved
-        self._versions = tuple(t._version_counter()[0] for t in saved) if saved else ()
+        if self.saves_inputs or self.saves_output:
+            saved = [inputs[i] for i in self.saves_inputs]
+            if self.saves_output:
+                saved.append(result._alias())
+            versions = []
+            for t in saved:
+                if t._version is None:
+                    t._version = [0]
+                versions.append(t._version[0])
+            self._saved = saved
+            self._versions = versions
+
+    @property
+    def needs_input_grad(self):
+        """One bool per input: does backward need to compute its gradient?"""
+        return [e is not None for e in self.next]
 
     @property
     def saved_tensors(self):
         saved = self._saved
         if saved is None:
             raise RuntimeError(_RETAIN_MSG)
-        for t, version in zip(saved, self._versions):
-            if t._version[0] != version:
-                raise RuntimeError(
-                    f"one of the tensors saved for {type(self).__name__} has been modified by "
-                    f"an in-place operation (version {t._version[0]}, saved at {version})")
+        if [t._version[0] for t in saved] != self._versions:
+            self._raise_modified()
         if self.saves_output and state.grad_enabled:
             # The output is saved without its node (no cycle output -> node -> output);
             # a double backward re-links it here.
             out = saved[-1]
-            return saved[:-1] + (out._relinked(self),)
+            linked = out._relinked(self)
+            linked._tangent = out._tangent  # forward-over-reverse reads the output's tangent
+            return saved[:-1] + [linked]
         return saved
 
-    def _free(self):
-        self._saved = None
+    def _raise_modified(self):
+        for t, version in zip(self._saved, self._versions):
+            if t._version[0] != version:
+                raise RuntimeError(
+                    f"one of the tensors saved for {type(self).__name__} has been modified by "
+                    f"an in-place operation (version {t._version[0]}, saved at {version})")
 
     @property
     def next_functions(self):
@@ -115,6 +138,61 @@ class Function:
     @staticmethod
     def backward(ctx, grad):
         raise NotImplementedError
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        raise NotImplementedError(f"{type(ctx).__name__} has no forward-mode derivative (jvp)")
+
+
+def push_tangents(ctx, inputs, result):
+    """Forward mode: give ``result`` a tangent at every active level where an input has one.
+
+    A tensor's ``_tangent`` is None or a dict {level: tangent}. Levels are done outermost
+    first, each with only the levels outside it active, so the Tensor ops of the op's ``jvp``
+    carry those outer tangents along: tangents of tangents, which is what nesting needs.
+    """
+    for t in inputs:
+        if t._tangent is not None:
+            break
+    else:
+        return
+    levels = state.forward_levels
+    ctx.inputs, ctx.output = inputs, result
+    try:
+        for i, level in enumerate(levels):
+            tangents = [_tangent_at(t, level) for t in inputs]
+            if all(t is None for t in tangents):
+                continue
+            state.forward_levels = levels[:i]
+            try:
+                tangent = type(ctx).jvp(ctx, *tangents)
+            finally:
+                state.forward_levels = levels
+            if tangent is not None:
+                _set_tangent(ctx, result, level, tangent)
+    finally:
+        del ctx.inputs, ctx.output  # a recorded node must not keep every input alive
+
+
+def _tangent_at(t, level):
+    tangents = t._tangent
+    return None if tangents is None else tangents.get(level)
+
+
+def _set_tangent(ctx, result, level, tangent):
+    # A rule may return a tangent that still needs broadcasting (``a + b`` with only ``b``
+    # dual) or has another float type; a tangent always matches its primal.
+    if tangent.shape != result.shape:
+        tangent = tangent.expand(result.shape)
+    if tangent.dtype != result.dtype:
+        tangent = tangent.to(dtype=result.dtype)
+    tangents = result._tangent
+    if tangents is None:
+        tangents = result._tangent = {}
+        saved = getattr(ctx, "_saved", None)
+        if ctx.saves_output and saved:
+            saved[-1]._tangent = tangents  # the saved output is an alias: same tangents
+    tangents[level] = tangent
 
 
 def _shape_error(cls, arrays, err):

@@ -8,6 +8,9 @@ import threading
 class _State(threading.local):
     grad_enabled = True
     anomaly = False
+    # Forward-mode AD: ids of the active dual levels, outermost first (see gpugrad.func).
+    # An empty tuple is falsy, so ``Function.apply`` tests it with one attribute read.
+    forward_levels = ()
 
 
 state = _State()

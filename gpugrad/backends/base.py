@@ -10,6 +10,8 @@ class Backend:
 
     name = "abstract"
     xp = None
+    #: The array class ops must return (0-d results are converted back from scalars).
+    array_type = None
     #: False for backends whose device context is a no-op, so the hot path can skip it.
     has_device_context = False
 

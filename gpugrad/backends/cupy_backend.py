@@ -11,6 +11,7 @@ class CupyBackend(Backend):
 
     def __init__(self, cupy):
         self.xp = cupy
+        self.array_type = cupy.ndarray
         self._seed = None
         self._generators = {}
 

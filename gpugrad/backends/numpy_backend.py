@@ -7,6 +7,7 @@ from .base import Backend
 class NumpyBackend(Backend):
     name = "numpy"
     xp = np
+    array_type = np.ndarray
 
     def __init__(self):
         self._rng = np.random.default_rng()

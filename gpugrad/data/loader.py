@@ -130,9 +130,9 @@ def default_collate(examples):
     lists and dicts are collated per field.
 
     >>> import gpugrad as gg
-    >>> default_collate([(gg.tensor([1.0]), 0), (gg.tensor([2.0]), 1)])
-    (tensor([[1.],
-           [2.]]), tensor([0, 1]))
+    >>> x, y = default_collate([(gg.tensor([1.0]), 0), (gg.tensor([2.0]), 1)])
+    >>> x.shape, y.tolist()
+    ((2, 1), [0, 1])
     """
     first = examples[0]
     if isinstance(first, gg.Tensor):

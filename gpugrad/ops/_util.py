@@ -1,4 +1,6 @@
 """Small helpers shared by the op families."""
+import math
+
 import numpy as np
 
 from ..backends.device import CPU
@@ -15,13 +17,32 @@ def lift(value, like):
         return value
     xp = like._backend.xp
     if isinstance(value, (bool, int, float)):
-        arr = xp.asarray(value, dtype=_scalar_dtype(value, like.data.dtype))
+        dtype = _scalar_dtype(value, like.data.dtype)
+        if like._device is CPU:
+            return Tensor._wrap(_cpu_scalar(value, dtype), like._backend, CPU)
+        arr = xp.asarray(value, dtype=dtype)
     elif isinstance(value, (np.ndarray, np.generic)) and like._device is not CPU:
         raise TypeError(f"expected a tensor on {like._device}, got a NumPy array; "
                         "wrap it with gg.tensor(..., device=...)")
     else:
         arr = xp.asarray(value)
     return Tensor._wrap(arr, like._backend, like._device)
+
+
+_SCALARS = {}
+
+
+def _cpu_scalar(value, dtype):
+    """A cached read-only 0-d array: ``x * 2`` is common and building one costs as much as
+    the multiply. Keyed by type too, and -0.0 kept apart from 0.0 (they compare equal)."""
+    key = (value, type(value), dtype, math.copysign(1.0, value) if type(value) is float else 0)
+    arr = _SCALARS.get(key)
+    if arr is None:
+        arr = np.asarray(value, dtype=dtype)
+        arr.flags.writeable = False
+        if len(_SCALARS) < 4096:
+            _SCALARS[key] = arr
+    return arr
 
 
 def _scalar_dtype(value, dtype):
@@ -63,3 +84,16 @@ def norm_dim(dim, ndim):
 def keepdim_shape(shape, axes):
     """``shape`` with the reduced ``axes`` kept as size 1."""
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def add_tangents(*terms):
+    """The sum of the forward-mode tangent terms that are not None (None stands for zero).
+
+    >>> add_tangents(None, 2, None, 3)
+    5
+    """
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    return total

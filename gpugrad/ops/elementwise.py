@@ -1,6 +1,6 @@
 """Elementwise ops: arithmetic, unary math, clamp, maximum/minimum, where."""
 from ..autograd.function import Function
-from ._util import binary, lift
+from ._util import add_tangents, binary, lift
 
 
 class Add(Function):
@@ -12,6 +12,10 @@ class Add(Function):
     def backward(ctx, g):
         return g, g
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        return add_tangents(ta, tb)
+
 
 class Sub(Function):
     @staticmethod
@@ -21,6 +25,10 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, g):
         return g, (-g if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        return add_tangents(ta, -tb if tb is not None else None)
 
 
 class Mul(Function):
@@ -36,6 +44,12 @@ class Mul(Function):
         need_a, need_b = ctx.needs_input_grad
         return (g * b if need_a else None), (g * a if need_b else None)
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.inputs
+        return add_tangents(ta * b if ta is not None else None,
+                            a * tb if tb is not None else None)
+
 
 class Div(Function):
     saves_inputs = (0, 1)
@@ -50,6 +64,12 @@ class Div(Function):
         need_a, need_b = ctx.needs_input_grad
         return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        b = ctx.inputs[1]
+        return add_tangents(ta / b if ta is not None else None,
+                            -tb * ctx.output / b if tb is not None else None)
+
 
 class Neg(Function):
     @staticmethod
@@ -59,6 +79,10 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, g):
         return -g
+
+    @staticmethod
+    def jvp(ctx, t):
+        return -t
 
 
 class PowScalar(Function):
@@ -78,6 +102,13 @@ class PowScalar(Function):
         if p == 2:
             return g * 2 * a
         return g * p * a ** (p - 1)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (a,) = ctx.inputs
+        if ctx.p == 2:
+            return t * 2 * a
+        return t * ctx.p * a ** (ctx.p - 1)
 
 
 class Pow(Function):
@@ -100,6 +131,15 @@ class Pow(Function):
             gb = g * out * log_a
         return ga, gb
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.inputs
+        da = ta * b * a ** (b - 1) if ta is not None else None
+        db = None
+        if tb is not None:
+            db = tb * ctx.output * masked_fill(a, a == 0, 1).log()  # 0 at a == 0, as backward
+        return add_tangents(da, db)
+
 
 class Exp(Function):
     saves_output = True
@@ -112,6 +152,10 @@ class Exp(Function):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         return g * out
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * ctx.output
 
 
 class Log(Function):
@@ -126,6 +170,10 @@ class Log(Function):
         (a,) = ctx.saved_tensors
         return g / a
 
+    @staticmethod
+    def jvp(ctx, t):
+        return t / ctx.inputs[0]
+
 
 class Log1p(Function):
     saves_inputs = (0,)
@@ -138,6 +186,10 @@ class Log1p(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g / (a + 1)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t / (ctx.inputs[0] + 1)
 
 
 class Sqrt(Function):
@@ -152,6 +204,10 @@ class Sqrt(Function):
         (out,) = ctx.saved_tensors
         return g / (out * 2)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return t / (ctx.output * 2)
+
 
 class Sin(Function):
     saves_inputs = (0,)
@@ -164,6 +220,10 @@ class Sin(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g * a.cos()
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * ctx.inputs[0].cos()
 
 
 class Cos(Function):
@@ -178,6 +238,10 @@ class Cos(Function):
         (a,) = ctx.saved_tensors
         return -g * a.sin()
 
+    @staticmethod
+    def jvp(ctx, t):
+        return -t * ctx.inputs[0].sin()
+
 
 class Tanh(Function):
     saves_output = True
@@ -189,7 +253,34 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        return TanhBackward.apply(g, out)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return TanhBackward.apply(t, ctx.output)
+
+
+class TanhBackward(Function):
+    """g * (1 - out^2) in one op: backward passes are op-count bound on small tensors."""
+
+    saves_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, xp, g, out):
         return g * (1 - out * out)
+
+    @staticmethod
+    def backward(ctx, gg_):
+        g, out = ctx.saved_tensors
+        need_g, need_out = ctx.needs_input_grad
+        return ((gg_ * (1 - out * out)) if need_g else None,
+                (gg_ * g * out * -2) if need_out else None)
+
+    @staticmethod
+    def jvp(ctx, tg, tout):
+        g, out = ctx.inputs
+        return add_tangents(TanhBackward.apply(tg, out) if tg is not None else None,
+                            tout * g * out * -2 if tout is not None else None)
 
 
 class Sigmoid(Function):
@@ -203,7 +294,34 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        return SigmoidBackward.apply(g, out)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return SigmoidBackward.apply(t, ctx.output)
+
+
+class SigmoidBackward(Function):
+    """g * out * (1 - out) in one op."""
+
+    saves_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, xp, g, out):
         return g * out * (1 - out)
+
+    @staticmethod
+    def backward(ctx, gg_):
+        g, out = ctx.saved_tensors
+        need_g, need_out = ctx.needs_input_grad
+        return ((gg_ * out * (1 - out)) if need_g else None,
+                (gg_ * g * (1 - out * 2)) if need_out else None)
+
+    @staticmethod
+    def jvp(ctx, tg, tout):
+        g, out = ctx.inputs
+        return add_tangents(SigmoidBackward.apply(tg, out) if tg is not None else None,
+                            tout * g * (1 - out * 2) if tout is not None else None)
 
 
 class Relu(Function):
@@ -217,7 +335,12 @@ class Relu(Function):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         # out > 0 picks the subgradient 0 at a == 0, as PyTorch does.
-        return g * (out > 0)
+        return Where.apply(g, g._like(g._backend.xp.zeros((), g.dtype)), cond=out.data > 0)
+
+    @staticmethod
+    def jvp(ctx, t):
+        zero = t._like(t._backend.xp.zeros((), t.dtype))
+        return Where.apply(t, zero, cond=ctx.output.data > 0)
 
 
 class Abs(Function):
@@ -232,6 +355,10 @@ class Abs(Function):
         (a,) = ctx.saved_tensors
         return g * a.sign()  # sign(0) == 0: subgradient 0 at the kink, as in PyTorch
 
+    @staticmethod
+    def jvp(ctx, t):
+        return t * ctx.inputs[0].sign()
+
 
 class Clamp(Function):
     saves_inputs = (0,)
@@ -244,11 +371,19 @@ class Clamp(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        # Gradient passes where lo <= a <= hi (bounds included, as in PyTorch).
-        inside = a.data >= ctx.lo if ctx.lo is not None else True
-        if ctx.hi is not None:
-            inside = inside & (a.data <= ctx.hi)
-        return g * a._like(inside)
+        return g * _clamp_inside(ctx, a)
+
+
+def _clamp_inside(ctx, a):
+    """Where the derivative of clamp is 1: lo <= a <= hi (bounds included, as in PyTorch)."""
+    inside = a.data >= ctx.lo if ctx.lo is not None else True
+    if ctx.hi is not None:
+        inside = inside & (a.data <= ctx.hi)
+    return a._like(inside)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * _clamp_inside(ctx, ctx.inputs[0])
 
 
 class Maximum(Function):
@@ -261,6 +396,10 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, g):
         return _split_by_winner(ctx, g, ctx.saved_tensors)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        return _tangent_by_winner(ctx.inputs, ta, tb)
 
 
 class Minimum(Function):
@@ -275,6 +414,11 @@ class Minimum(Function):
         a, b = ctx.saved_tensors
         return _split_by_winner(ctx, g, (b, a))
 
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.inputs
+        return _tangent_by_winner((b, a), ta, tb)
+
 
 def _split_by_winner(ctx, g, pair):
     """Gradient of max(a, b): to the larger input; ties split it half and half (PyTorch)."""
@@ -283,6 +427,18 @@ def _split_by_winner(ctx, g, pair):
     share = a._like(wins.astype(g.dtype, copy=False))
     need_a, need_b = ctx.needs_input_grad
     return (g * share if need_a else None), (g * (1 - share) if need_b else None)
+
+
+def _tangent_by_winner(pair, ta, tb):
+    """Tangent of max(a, b) from the tangents of a and b: the larger input's, the mean of
+    the two at ties, matching how backward splits the gradient. ``pair`` is (a, b) for max,
+    (b, a) for min."""
+    a, b = pair
+    wins = (a.data > b.data) + 0.5 * (a.data == b.data)
+    dtype = (ta if ta is not None else tb).dtype
+    share = a._like(wins.astype(dtype, copy=False))
+    return add_tangents(ta * share if ta is not None else None,
+                        tb * (1 - share) if tb is not None else None)
 
 
 class Where(Function):
@@ -298,6 +454,13 @@ class Where(Function):
         ga = Where.apply(g, zero, cond=ctx.cond) if need_a else None
         gb = Where.apply(zero, g, cond=ctx.cond) if need_b else None
         return ga, gb
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        out = ctx.output
+        zero = out._like(out._backend.xp.zeros((), dtype=out.dtype))
+        return Where.apply(ta if ta is not None else zero, tb if tb is not None else zero,
+                           cond=ctx.cond)
 
 
 def add(a, b):

@@ -32,6 +32,10 @@ class Sum(Function):
     def backward(ctx, g):
         return _expand_back(ctx, g)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return Sum.apply(t, axes=ctx.axes, keepdim=ctx.keepdim)
+
 
 class Mean(Function):
     @staticmethod
@@ -42,6 +46,10 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, g):
         return _expand_back(ctx, g) / _count(ctx.input_shapes[0], ctx.axes)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return Mean.apply(t, axes=ctx.axes, keepdim=ctx.keepdim)
 
 
 class Var(Function):
@@ -59,6 +67,14 @@ class Var(Function):
         centered = a - a.mean(ctx.axes, keepdim=True)
         return _expand_back(ctx, g) * centered * (2.0 / n)
 
+    @staticmethod
+    def jvp(ctx, t):
+        (a,) = ctx.inputs
+        n = _count(a.shape, ctx.axes) - ctx.correction
+        # d var = (2/n) sum (a - mean) (t - mean t); the mean of t drops out of the sum.
+        centered = a - a.mean(ctx.axes, keepdim=True)
+        return Sum.apply(centered * t, axes=ctx.axes, keepdim=ctx.keepdim) * (2.0 / n)
+
 
 class Std(Function):
     saves_inputs = (0,)
@@ -75,6 +91,13 @@ class Std(Function):
         n = _count(a.shape, ctx.axes) - ctx.correction
         centered = a - a.mean(ctx.axes, keepdim=True)
         return _expand_back(ctx, g / out) * centered / n
+
+    @staticmethod
+    def jvp(ctx, t):
+        (a,) = ctx.inputs
+        n = _count(a.shape, ctx.axes) - ctx.correction
+        centered = a - a.mean(ctx.axes, keepdim=True)
+        return Sum.apply(centered * t, axes=ctx.axes, keepdim=ctx.keepdim) / (ctx.output * n)
 
 
 class Amax(Function):
@@ -94,14 +117,24 @@ class Amax(Function):
     @staticmethod
     def backward(ctx, g):
         a, out = ctx.saved_tensors
-        kept = out.data if ctx.keepdim else out.data.reshape(keepdim_shape(a.shape, ctx.axes))
-        hit = a.data == kept
-        share = hit / hit.sum(axis=ctx.axes, keepdims=True)
-        return _expand_back(ctx, g) * a._like(share.astype(g.dtype, copy=False))
+        return _expand_back(ctx, g) * _tie_share(ctx, a, out, g.dtype)
+
+    @staticmethod
+    def jvp(ctx, t):
+        share = _tie_share(ctx, ctx.inputs[0], ctx.output, t.dtype)
+        return Sum.apply(t * share, axes=ctx.axes, keepdim=ctx.keepdim)
 
 
 class Amin(Amax):
     reduce = "min"
+
+
+def _tie_share(ctx, a, out, dtype):
+    """Each input's share of the max: 1 / (number of ties) at the maxima, 0 elsewhere."""
+    kept = out.data if ctx.keepdim else out.data.reshape(keepdim_shape(a.shape, ctx.axes))
+    hit = a.data == kept
+    share = hit / hit.sum(axis=ctx.axes, keepdims=True)
+    return a._like(share.astype(dtype, copy=False))
 
 
 class MaxDim(Function):
@@ -121,17 +154,25 @@ class MaxDim(Function):
 
     @staticmethod
     def backward(ctx, g):
-        xp = g._backend.xp
-        (axis,) = ctx.axes
-        shape = ctx.input_shapes[0]
-        positions = xp.arange(shape[axis]).reshape([-1 if i == axis else 1
-                                                     for i in range(len(shape))])
-        onehot = (positions == ctx.index).astype(g.dtype)
-        return _expand_back(ctx, g) * g._like(onehot)
+        return _expand_back(ctx, g) * _onehot(ctx, ctx.input_shapes[0], g)
+
+    @staticmethod
+    def jvp(ctx, t):
+        onehot = _onehot(ctx, t.shape, t)
+        return Sum.apply(t * onehot, axes=ctx.axes, keepdim=ctx.keepdim)
 
 
 class MinDim(MaxDim):
     reduce = "argmin"
+
+
+def _onehot(ctx, shape, like):
+    """1 at the index the reduction returned along its axis, in an array of ``shape``."""
+    xp = like._backend.xp
+    (axis,) = ctx.axes
+    positions = xp.arange(shape[axis]).reshape([-1 if i == axis else 1
+                                                 for i in range(len(shape))])
+    return like._like((positions == ctx.index).astype(like.dtype))
 
 
 class LogSumExp(Function):
@@ -153,6 +194,12 @@ class LogSumExp(Function):
         kept = out if ctx.keepdim else out.reshape(keepdim_shape(a.shape, ctx.axes))
         return _expand_back(ctx, g) * (a - kept).exp()
 
+    @staticmethod
+    def jvp(ctx, t):
+        a, out = ctx.inputs[0], ctx.output
+        kept = out if ctx.keepdim else out.reshape(keepdim_shape(a.shape, ctx.axes))
+        return Sum.apply(t * (a - kept).exp(), axes=ctx.axes, keepdim=ctx.keepdim)
+
 
 class SumToSize(Function):
     """Sum a broadcast array back to ``shape`` (how gradients reach broadcast inputs)."""
@@ -168,6 +215,10 @@ class SumToSize(Function):
     @staticmethod
     def backward(ctx, g):
         return g.expand(ctx.input_shapes[0])
+
+    @staticmethod
+    def jvp(ctx, t):
+        return SumToSize.apply(t, shape=ctx.output.shape)
 
 
 def sum(a, dim=None, keepdim=False):

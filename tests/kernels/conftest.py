@@ -1,12 +1,14 @@
 """Kernel tests run on the real GPU when there is one, else under Numba's CUDA simulator.
 
 Everything here is local to tests/kernels: the simulator switch (which must happen before
-anything imports numba.cuda), a faster thread switch while simulating, the ``xp`` fixture
-that runs each test on NumPy arrays and, marked ``cuda``, on CuPy arrays, and ``host``.
+anything imports numba.cuda), two simulator workarounds applied per test, the ``xp``
+fixture that runs each test on NumPy arrays and, marked ``cuda``, on CuPy arrays, and
+``host``, which copies either kind back to NumPy.
 """
 import os
 import shutil
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -28,16 +30,40 @@ if SIMULATED:
 
 
 @pytest.fixture(autouse=True)
-def _fast_simulator_barriers():
-    # The simulator runs each GPU thread as a Python thread and polls for syncthreads();
-    # the default 5 ms GIL switch interval makes every barrier cost milliseconds.
+def _simulator_workarounds(monkeypatch):
+    """Make the simulator fast enough, and race-free, for the block-reduction kernels."""
     if not SIMULATED:
         yield
         return
+    from numba.cuda.simulator import kernelapi
+    monkeypatch.setattr(kernelapi.FakeCUDAShared, "array", _atomic_shared_array)
+    # The simulator runs each GPU thread as a Python thread and polls for syncthreads();
+    # the default 5 ms GIL switch interval makes every barrier cost milliseconds.
     previous = sys.getswitchinterval()
     sys.setswitchinterval(1e-4)
     yield
     sys.setswitchinterval(previous)
+
+
+_SHARED_LOCK = threading.Lock()
+
+
+def _atomic_shared_array(self, shape, dtype, alignment=None):
+    # numba-cuda's FakeCUDAShared.array looks up, then creates, a block's array for the
+    # calling source line without a lock, so two threads of the first block can each
+    # create one and reduce into different arrays. Same keying (caller's file and line).
+    from numba.np import numpy_support
+    if shape == 0 or alignment is not None:
+        raise NotImplementedError("the kernels use only static, default-aligned shared arrays")
+    frame = sys._getframe(1)
+    caller = (frame.f_code.co_filename, frame.f_lineno)
+    if not isinstance(dtype, (type, np.dtype, str)):
+        dtype = numpy_support.as_dtype(dtype)  # a Numba type
+    with _SHARED_LOCK:
+        array = self._allocations.get(caller)
+        if array is None:
+            array = self._allocations[caller] = np.empty(shape, dtype)
+    return array
 
 
 @pytest.fixture(params=["numpy", pytest.param("cupy", marks=pytest.mark.cuda)])

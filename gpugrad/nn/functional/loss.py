@@ -1,0 +1,286 @@
+"""Losses: cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy_with_logits.
+
+Cross-entropy is one fused op from logits: it keeps each row's log-sum-exp and never forms
+probabilities and then their log, so no ``log(0)`` happens at any logit magnitude. The
+others are compositions of Tensor ops. Semantics follow PyTorch, including its means:
+class-weighted and over non-ignored targets only.
+"""
+import warnings
+
+from ...autograd.function import Function
+from ...autograd.grad_mode import state
+from ...ops import elementwise as ew
+from ...tensor import Tensor
+from .activation import Softmax, _upcast, log_softmax
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+class SoftmaxCrossEntropy(Function):
+    """Per-row loss (1 - s) w[t] (lse - x[t]) + (s / C) sum_c w[c] (lse - x[c]) of (N, C)
+    logits, 0 on rows whose target is ``ignore_index``. d loss_i / d x_ic = a_i p_ic - b_ic,
+    with p the softmax and a, b constants of the targets (see ``_coefficients``)."""
+
+    saves_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, xp, logits, target, class_weight, ignore_index, smoothing):
+        x = _upcast(logits)
+        n_cls = x.shape[1]
+        m = x.max(axis=1, keepdims=True)
+        lse = xp.log(xp.exp(x - m).sum(axis=1, keepdims=True)) + m
+        keep = target != ignore_index
+        safe = xp.where(keep, target, 0)  # ignored rows read class 0, then get weight 0
+        w = xp.ones(n_cls, x.dtype) if class_weight is None else class_weight.astype(x.dtype)
+        w_t = w[safe] * keep
+        picked = xp.take_along_axis(x, safe[:, None], axis=1)[:, 0]
+        loss = (1.0 - smoothing) * w_t * (lse[:, 0] - picked)
+        if smoothing:
+            # mean_c of -w_c log p_c costs one more pass over the row, no log of a softmax.
+            loss = loss + (smoothing / n_cls) * ((lse - x) * w).sum(axis=1)
+        ctx.lse = lse.astype(logits.dtype, copy=False)
+        ctx.safe, ctx.keep, ctx.class_w, ctx.w_t = safe, keep, w, w_t
+        ctx.smoothing = smoothing
+        # where, not a product: an ignored row may hold -inf logits, and 0 * inf is nan.
+        return xp.where(keep, loss, 0).astype(logits.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        # Ignored rows get exactly 0, even when g is inf (a mean over zero targets).
+        g = ew.where(g._like(ctx.keep), g, 0)
+        return g.unsqueeze(1) * _dloss_dlogits(ctx, x)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return (_dloss_dlogits(ctx, ctx.inputs[0]) * t).sum(1)
+
+
+def _dloss_dlogits(ctx, x):
+    """The (N, C) Jacobian rows a * softmax(x) - b. Without a graph to build, the softmax
+    is rebuilt cheaply from the saved log-sum-exp; with one, it is the differentiable op."""
+    xp = x._backend.xp
+    a, b = _coefficients(ctx, xp, x.dtype)
+    if state.grad_enabled:
+        p = Softmax.apply(x, axis=1)  # building a graph: lse depends on x too
+    else:
+        p = x._like(xp.exp(x.data - ctx.lse))
+    return p * x._like(a) - x._like(b)
+
+
+def _coefficients(ctx, xp, dtype):
+    eps, w = ctx.smoothing, ctx.class_w
+    n_rows, n_cls = ctx.safe.shape[0], w.shape[0]
+    a = (1.0 - eps) * ctx.w_t + (eps / n_cls) * w.sum() * ctx.keep
+    b = xp.zeros((n_rows, n_cls), dtype=w.dtype)
+    if eps:
+        b += (eps / n_cls) * w[None, :] * ctx.keep[:, None]
+    b[xp.arange(n_rows), ctx.safe] += (1.0 - eps) * ctx.w_t
+    return a[:, None].astype(dtype, copy=False), b.astype(dtype, copy=False)
+
+
+def _check_reduction(name, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _as_tensor(value, like):
+    if isinstance(value, Tensor):
+        return value
+    return like._like(like._backend.xp.asarray(value))
+
+
+def _rows_and_targets(name, input, target):
+    """PyTorch's (N, C, d1, ...) / (N, d1, ...) layout (or unbatched (C,) / ()) as (M, C)
+    rows and (M,) class indices, plus the shape of the unreduced loss."""
+    if input.ndim == 0:
+        raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
+    if input.ndim == 1:
+        loss_shape, rows = (), input.unsqueeze(0)
+    else:
+        loss_shape = (input.shape[0],) + input.shape[2:]
+        rows = input
+        if input.ndim > 2:
+            rows = input.permute(0, *range(2, input.ndim), 1).reshape(-1, input.shape[1])
+    if target.shape != loss_shape:
+        raise ValueError(f"{name}: expected target of shape {loss_shape} for input of shape "
+                         f"{input.shape}, got {target.shape}")
+    if target.dtype.kind not in "iu":
+        raise ValueError(f"{name}: class-index targets must be integers, got {target.dtype}")
+    return rows, target.data.reshape(-1), loss_shape
+
+
+def _check_targets(name, xp, target, n_classes, ignore_index):
+    bad = (target != ignore_index) & ((target < 0) | (target >= n_classes))
+    if bool(bad.any()):  # one host sync; the bad value is read only on the error path
+        value = int(target[bad][0])
+        raise IndexError(f"{name}: target {value} is out of bounds for {n_classes} classes "
+                         f"(valid targets are 0..{n_classes - 1} or ignore_index="
+                         f"{ignore_index})")
+
+
+def _class_weight(name, weight, n_classes, like):
+    if weight is None:
+        return None
+    weight = _as_tensor(weight, like)
+    if weight.shape != (n_classes,):
+        raise ValueError(f"{name}: weight must have shape ({n_classes},) for {n_classes} "
+                         f"classes, got {weight.shape}")
+    return weight.data
+
+
+def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """Cross-entropy between logits ``input`` (N, C, d1, ...) and class indices ``target``
+    (N, d1, ...) or class probabilities (input's shape), as in PyTorch.
+
+    ``reduction='mean'`` divides by the summed weights of the non-ignored targets.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> round(F.cross_entropy(gg.tensor([[0.0, 0.0]]), gg.tensor([1])).item(), 4)
+    0.6931
+    """
+    name = "cross_entropy"
+    _check_reduction(name, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    target = _as_tensor(target, input)
+    if target.dtype.kind == "f" and target.shape == input.shape:
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    rows, flat_target, loss_shape = _rows_and_targets(name, input, target)
+    n_cls = rows.shape[1]
+    xp = input._backend.xp
+    _check_targets(name, xp, flat_target, n_cls, ignore_index)
+    class_w = _class_weight(name, weight, n_cls, input)
+    loss = SoftmaxCrossEntropy.apply(rows, target=flat_target, class_weight=class_w,
+                                     ignore_index=ignore_index, smoothing=label_smoothing)
+    if reduction == "none":
+        return loss.reshape(loss_shape)
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / loss._like(_weight_total(xp, flat_target, class_w, ignore_index,
+                                                 loss.dtype))
+
+
+def _weight_total(xp, target, class_w, ignore_index, dtype):
+    """The denominator of PyTorch's mean: summed weights of the non-ignored targets."""
+    keep = target != ignore_index
+    if class_w is None:
+        return keep.sum().astype(dtype)
+    return (class_w[xp.where(keep, target, 0)] * keep).sum().astype(dtype)
+
+
+def _soft_cross_entropy(input, target, weight, reduction, smoothing):
+    """Class-probability targets: -sum_c w_c q_c log p_c per row, mean over rows."""
+    n_cls = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if smoothing:
+        target = target * (1.0 - smoothing) + smoothing / n_cls
+    logp = log_softmax(input, dim=1 if input.ndim > 1 else 0)
+    if weight is not None:
+        w = _as_tensor(weight, input)
+        logp = logp * (w.reshape((n_cls,) + (1,) * (input.ndim - 2)) if input.ndim > 1 else w)
+    return _reduce(-(logp * target).sum(1 if input.ndim > 1 else 0), reduction)
+
+
+def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of log-probabilities ``input`` (N, C, d1, ...) at class
+    indices ``target`` (N, d1, ...); ``mean`` divides by the summed target weights.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.nll_loss(gg.tensor([[-1.0, -2.0]]), gg.tensor([1])).item()
+    2.0
+    """
+    name = "nll_loss"
+    _check_reduction(name, reduction)
+    rows, flat_target, loss_shape = _rows_and_targets(name, input, _as_tensor(target, input))
+    n_rows, n_cls = rows.shape
+    xp = input._backend.xp
+    _check_targets(name, xp, flat_target, n_cls, ignore_index)
+    class_w = _class_weight(name, weight, n_cls, input)
+    keep = flat_target != ignore_index
+    safe = xp.where(keep, flat_target, 0)
+    w_t = keep if class_w is None else class_w[safe] * keep
+    picked = rows[rows._like(xp.arange(n_rows)), rows._like(safe)]
+    # where, not only the 0 weight: ignored rows must get a 0 gradient even from an inf
+    # mean (all targets ignored), as in PyTorch.
+    loss = ew.where(rows._like(keep), -picked * rows._like(w_t.astype(rows.dtype)), 0)
+    if reduction == "none":
+        return loss.reshape(loss_shape)
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / loss._like(_weight_total(xp, flat_target, class_w, ignore_index,
+                                                 loss.dtype))
+
+
+def _pointwise_target(name, input, target):
+    target = _as_tensor(target, input)
+    if target.shape != input.shape:
+        # PyTorch broadcasts with this warning; it is almost always an (N, 1) vs (N,) bug.
+        warnings.warn(f"{name}: using a target size ({target.shape}) that is different to the "
+                      f"input size ({input.shape}). This will likely lead to incorrect "
+                      "results due to broadcasting.", stacklevel=3)
+    return target
+
+
+def mse_loss(input, target, *, reduction="mean"):
+    """Mean squared error.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.mse_loss(gg.tensor([1.0, 3.0]), gg.tensor([0.0, 0.0])).item()
+    5.0
+    """
+    _check_reduction("mse_loss", reduction)
+    diff = input - _pointwise_target("mse_loss", input, target)
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input, target, *, reduction="mean"):
+    """Mean absolute error (subgradient 0 where input == target, as in PyTorch).
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.l1_loss(gg.tensor([1.0, -3.0]), gg.tensor([0.0, 0.0])).item()
+    2.0
+    """
+    _check_reduction("l1_loss", reduction)
+    return _reduce((input - _pointwise_target("l1_loss", input, target)).abs(), reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean",
+                                     pos_weight=None):
+    """Binary cross-entropy of logits, in the stable form
+    max(x, 0) - x y + log1p(exp(-|x|)) (weighted by ``pos_weight`` on positives).
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> round(F.binary_cross_entropy_with_logits(gg.tensor([0.0]), gg.tensor([1.0])).item(), 4)
+    0.6931
+    """
+    name = "binary_cross_entropy_with_logits"
+    _check_reduction(name, reduction)
+    target = _as_tensor(target, input)
+    if target.shape != input.shape:
+        raise ValueError(f"{name}: target size {target.shape} must be the same as input size "
+                         f"{input.shape}")
+    # log(1 + exp(-x)) for any x; maximum's tie rule gives the exact slope -1/2 at x == 0.
+    softplus_neg = ew.maximum(-input, 0) + (-input.abs()).exp().log1p()
+    if pos_weight is None:
+        loss = (1 - target) * input + softplus_neg
+    else:
+        pos_weight = _as_tensor(pos_weight, input)
+        loss = (1 - target) * input + ((pos_weight - 1) * target + 1) * softplus_neg
+    if weight is not None:
+        loss = loss * _as_tensor(weight, input)
+    return _reduce(loss, reduction)
+

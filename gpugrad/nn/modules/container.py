@@ -1,0 +1,163 @@
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``."""
+import operator
+from collections import OrderedDict
+
+from .module import Module
+
+
+def _index(n, idx):
+    """``idx`` as a non-negative position in a container of ``n`` modules."""
+    idx = operator.index(idx)
+    if not -n <= idx < n:
+        raise IndexError(f"index {idx} is out of range for a container of {n} modules")
+    return idx % n
+
+
+class _IndexedModules(Module):
+    """Shared by Sequential and ModuleList: modules stored under "0", "1", ... in order."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __setitem__(self, idx, module):
+        key = list(self._modules)[_index(len(self), idx)]
+        self.register_module(key, module)
+
+    def __delitem__(self, idx):
+        keys = list(self._modules)
+        doomed = keys[idx] if isinstance(idx, slice) else [keys[_index(len(self), idx)]]
+        for key in doomed:
+            del self._modules[key]
+        self._renumber(list(self._modules.values()))
+
+    def _renumber(self, modules):
+        # PyTorch renumbers after a deletion or insertion, so keys stay "0".."n-1".
+        self._modules.clear()
+        for i, module in enumerate(modules):
+            self._modules[str(i)] = module
+
+    def append(self, module):
+        """Add ``module`` at the end; returns the container."""
+        self.register_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"insert: expected a Module, got {type(module).__name__}")
+        modules = list(self._modules.values())
+        modules.insert(index, module)  # list.insert's rules for out-of-range indices
+        self._renumber(modules)
+
+
+class Sequential(_IndexedModules):
+    """Modules applied in order; indexable, sliceable, with ``len`` and ``append``.
+
+    >>> import gpugrad as gg
+    >>> net = gg.nn.Sequential(gg.nn.Linear(2, 3), gg.nn.ReLU(), gg.nn.Linear(3, 1))
+    >>> len(net), type(net[1]).__name__, len(net[:2])
+    (3, 'ReLU', 2)
+    """
+
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], (OrderedDict, dict)):
+            for key, module in args[0].items():
+                self.register_module(key, module)
+        else:
+            for i, module in enumerate(args):
+                self.register_module(str(i), module)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return type(self)(OrderedDict(list(self._modules.items())[idx]))
+        return list(self._modules.values())[_index(len(self), idx)]
+
+    def forward(self, input):
+        for module in self._modules.values():
+            input = module(input)
+        return input
+
+
+class ModuleList(_IndexedModules):
+    """A list of modules whose parameters the parent registers.
+
+    >>> import gpugrad as gg
+    >>> layers = gg.nn.ModuleList([gg.nn.Linear(2, 2) for _ in range(3)])
+    >>> len(list(layers.parameters()))
+    6
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return type(self)(list(self._modules.values())[idx])
+        return list(self._modules.values())[_index(len(self), idx)]
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters the parent registers; keeps insertion order.
+
+    >>> import gpugrad as gg
+    >>> heads = gg.nn.ModuleDict({"a": gg.nn.Linear(2, 1), "b": gg.nn.Identity()})
+    >>> list(heads.keys())
+    ['a', 'b']
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        self.register_module(key, module)
+
+    def __delitem__(self, key):
+        del self._modules[key]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def pop(self, key):
+        return self._modules.pop(key)
+
+    def clear(self):
+        self._modules.clear()
+
+    def update(self, modules):
+        """Add (key, module) pairs from a mapping or an iterable of pairs."""
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for key, module in pairs:
+            self[key] = module

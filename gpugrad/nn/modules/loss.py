@@ -1,0 +1,93 @@
+"""Loss layers: modules holding a loss's options, over ``gpugrad.nn.functional``.
+
+Class weights are registered as buffers, so they move with ``to()`` and are saved, as in
+PyTorch.
+"""
+from ...tensor import Tensor
+from .. import functional as F
+from .module import Module
+
+
+class _Loss(Module):
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def _register_weight(self, name, weight):
+        if weight is not None and not isinstance(weight, Tensor):
+            raise TypeError(f"{type(self).__name__}: {name} must be a Tensor or None")
+        self.register_buffer(name, weight)
+
+    def extra_repr(self):
+        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax cross-entropy of logits, fused and stable (see ``F.cross_entropy``).
+
+    >>> import gpugrad as gg
+    >>> loss = gg.nn.CrossEntropyLoss()(gg.zeros(2, 4), gg.tensor([0, 3]))
+    >>> round(loss.item(), 4)
+    1.3863
+    """
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        super().__init__(reduction)
+        self._register_weight("weight", weight)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input, target):
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of log-probabilities (``gg.nn.NLLLoss()(logp, target)``)."""
+
+    def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
+        super().__init__(reduction)
+        self._register_weight("weight", weight)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
+
+
+class MSELoss(_Loss):
+    """Mean squared error.
+
+    >>> import gpugrad as gg
+    >>> gg.nn.MSELoss()(gg.tensor([2.0]), gg.tensor([0.0])).item()
+    4.0
+    """
+
+    def forward(self, input, target):
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error (``gg.nn.L1Loss()(x, y)``)."""
+
+    def forward(self, input, target):
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy of logits, stable for any logit (``pos_weight`` optional).
+
+    >>> import gpugrad as gg
+    >>> round(gg.nn.BCEWithLogitsLoss()(gg.tensor([0.0]), gg.tensor([0.0])).item(), 4)
+    0.6931
+    """
+
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        super().__init__(reduction)
+        self._register_weight("weight", weight)
+        self._register_weight("pos_weight", pos_weight)
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, self.weight,
+                                                  reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)

@@ -1,0 +1,386 @@
+"""``Module``: the base class of layers and models, with PyTorch's API.
+
+Parameters, buffers and submodules live in insertion-ordered dicts, filled by
+``__setattr__``, so every process walks them in the same order (what data-parallel
+training and checkpoints rely on).
+"""
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from ...autograd.grad_mode import no_grad
+from ...backends.device import device as as_device
+from ...dtypes import as_dtype
+from ...sparse import RowSparseGrad
+from ...tensor import Tensor
+from ..parameter import Parameter
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class for layers: subclasses set parameters and submodules as attributes in
+    ``__init__`` and define ``forward``; calling the module runs ``forward``.
+
+    >>> import gpugrad as gg
+    >>> class Affine(gg.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.scale = gg.nn.Parameter(gg.ones(2))
+    ...     def forward(self, x):
+    ...         return x * self.scale
+    >>> [name for name, _ in Affine().named_parameters()]
+    ['scale']
+    """
+
+    def __init__(self):
+        # object.__setattr__: our __setattr__ needs these dicts to exist already.
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", {})
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward() method")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- registration ---------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign attributes before Module.__init__() is called; "
+                                 "call super().__init__() first")
+        if isinstance(value, Parameter):
+            self._remove_from(name, self.__dict__, self._buffers, self._modules)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._remove_from(name, self.__dict__, self._parameters, self._buffers)
+            self._modules[name] = value
+        elif name in self._parameters or name in self._modules:
+            if value is not None:
+                kind = "parameter" if name in self._parameters else "submodule"
+                raise TypeError(f"cannot assign a {type(value).__name__} to {kind} '{name}' "
+                                "(use del first, or assign None)")
+            registry = self._parameters if name in self._parameters else self._modules
+            registry[name] = None
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign a {type(value).__name__} to buffer '{name}' "
+                                "(a Tensor or None is required)")
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def _remove_from(self, name, *registries):
+        for registry in registries:
+            registry.pop(name, None)
+        self._non_persistent.pop(name, None)
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails: look in the registries.
+        for registry in ("_parameters", "_buffers", "_modules"):
+            found = self.__dict__.get(registry)
+            if found is not None and name in found:
+                return found[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                self._non_persistent.pop(name, None)
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        """Add ``param`` (a Parameter or None) under ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: '{name}' must be a Parameter or None, "
+                            f"got {type(param).__name__}")
+        self._check_new_name(name, self._parameters)
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Add state that is not trained (running statistics, say). Persistent buffers are
+        part of ``state_dict``; all buffers move with ``to()``.
+
+        >>> import gpugrad as gg
+        >>> m = gg.nn.Module()
+        >>> m.register_buffer("count", gg.zeros(1))
+        >>> list(m.state_dict())
+        ['count']
+        """
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: '{name}' must be a Tensor or None, "
+                            f"got {type(tensor).__name__}")
+        self._check_new_name(name, self._buffers)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.pop(name, None)
+        else:
+            self._non_persistent[name] = True
+
+    def register_module(self, name, module):
+        """Add a submodule (None allowed) under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"register_module: '{name}' must be a Module or None, "
+                            f"got {type(module).__name__}")
+        self._check_new_name(name, self._modules)
+        self._modules[name] = module
+
+    add_module = register_module
+
+    def _check_new_name(self, name, registry):
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"invalid name {name!r}: a non-empty string without '.' is needed")
+        if hasattr(self, name) and name not in registry:
+            raise KeyError(f"attribute '{name}' already exists")
+
+    def _all_registered(self):
+        return {**self._parameters, **self._buffers, **self._modules}
+
+    # ---- traversal ------------------------------------------------------------------
+    def named_modules(self, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module and every descendant, in pre-order."""
+        seen = set()  # membership only; the order comes from the traversal
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if remove_duplicate:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{key}" if name else key, child)
+                        for key, child in module._modules.items() if child is not None]
+            stack.extend(reversed(children))
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self):
+        seen = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
+
+    def children(self):
+        for _, child in self.named_children():
+            yield child
+
+    def _named_members(self, registry, prefix, recurse):
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{module_name}.{name}" if module_name else name), value
+
+    def named_parameters(self, prefix="", recurse=True):
+        """(dotted name, parameter) pairs; a parameter shared by two layers appears once.
+
+        >>> import gpugrad as gg
+        >>> [n for n, _ in gg.nn.Linear(2, 3).named_parameters()]
+        ['weight', 'bias']
+        """
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse=True):
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix="", recurse=True):
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse=True):
+        for _, buf in self.named_buffers(recurse=recurse):
+            yield buf
+
+    def apply(self, fn):
+        """Call ``fn`` on every submodule (children first) and then on this module."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # ---- modes and gradients --------------------------------------------------------
+    def train(self, mode=True):
+        """Set training mode on this module and every descendant (dropout, batch norm).
+
+        >>> import gpugrad as gg
+        >>> net = gg.nn.Sequential(gg.nn.Sequential(gg.nn.Dropout()))
+        >>> net.eval()[0][0].training
+        False
+        """
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: mode must be a bool, got {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        """Clear the gradients of every parameter (to None by default, as in PyTorch)."""
+        for param in self.parameters():
+            if param.grad is None:
+                continue
+            if set_to_none or isinstance(param.grad, RowSparseGrad):
+                param.grad = None
+                continue
+            grad = param.grad
+            if grad.grad_fn is not None or not getattr(grad.data.flags, "writeable", True):
+                # A graph-carrying or read-only (broadcast) gradient gets its own array.
+                param.grad = grad = grad._like(grad.data.copy())
+            with no_grad():
+                grad.zero_()
+
+    # ---- device and dtype -----------------------------------------------------------
+    def to(self, device=None, dtype=None):
+        """Move (and/or cast floating point) parameters and buffers in place; returns self.
+
+        Parameters keep their identity (an optimizer holding them stays valid); their
+        ``.grad`` moves with them. ``m.to("cuda")``, ``m.to(gg.float64)`` both work.
+        """
+        if device is not None and dtype is None and not _is_device(device):
+            device, dtype = None, device
+        device = None if device is None else as_device(device)
+        dtype = as_dtype(dtype)
+        for module in self.modules():
+            for param in module._parameters.values():
+                if param is not None:
+                    _move_in_place(param, device, dtype)
+                    if isinstance(param.grad, Tensor):
+                        _move_in_place(param.grad, device, dtype)
+            for name, buf in module._buffers.items():
+                if buf is not None:
+                    module._buffers[name] = _moved(buf, device, dtype)
+        return self
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else f"cuda:{int(device)}")
+
+    def double(self):
+        return self.to(dtype=np.float64)
+
+    def float(self):
+        return self.to(dtype=np.float32)
+
+    def half(self):
+        return self.to(dtype=np.float16)
+
+    # ---- state dict -----------------------------------------------------------------
+    def state_dict(self, prefix="", keep_vars=False):
+        """Parameters then persistent buffers of each module, pre-order, dotted names.
+
+        >>> import gpugrad as gg
+        >>> list(gg.nn.Sequential(gg.nn.Linear(1, 1)).state_dict())
+        ['0.weight', '0.bias']
+        """
+        out = OrderedDict()
+        for module_name, module in self.named_modules(prefix, remove_duplicate=False):
+            for name, value in module._state_items():
+                if value is not None:
+                    key = f"{module_name}.{name}" if module_name else name
+                    out[key] = value if keep_vars else value.detach()
+        return out
+
+    def _state_items(self):
+        yield from self._parameters.items()
+        for name, buf in self._buffers.items():
+            if name not in self._non_persistent:
+                yield name, buf
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values from ``state_dict`` into the parameters and buffers, in place.
+
+        Every key and shape is checked before anything is written, so a failed load leaves
+        the module untouched. Missing or unexpected keys raise (with ``strict``); shape
+        mismatches always do. Returns ``(missing_keys, unexpected_keys)``.
+        """
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(map(repr, unexpected)))
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + ", ".join(map(repr, missing)))
+        for key, target in own.items():
+            if key in state_dict:
+                shape = tuple(np.shape(state_dict[key]))
+                if shape != target.shape:
+                    errors.append(f"size mismatch for {key}: copying a param with shape "
+                                  f"{shape} from checkpoint, the shape in current model is "
+                                  f"{target.shape}")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
+        with no_grad():
+            for key, target in own.items():
+                if key in state_dict:
+                    target.copy_(state_dict[key])
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---- printing -------------------------------------------------------------------
+    def extra_repr(self):
+        """What goes between the parentheses of this module's line in ``repr``."""
+        return ""
+
+    def __repr__(self):
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines.extend(extra.split("\n"))
+        for name, child in self._modules.items():
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"({name}): {body}")
+        if not self._modules:
+            return f"{type(self).__name__}({extra})"
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
+    def __dir__(self):
+        return list(super().__dir__()) + list(self._all_registered())
+
+
+def _is_device(spec):
+    from ...backends.device import Device
+    if isinstance(spec, Device):
+        return True
+    return isinstance(spec, str) and (spec == "cpu" or spec.startswith("cuda"))
+
+
+def _moved(t, device, dtype):
+    """``t`` on ``device``; floating point tensors also cast to ``dtype``."""
+    with no_grad():
+        out = t.detach()
+        if dtype is not None and t.dtype.kind == "f":
+            out = out.to(dtype=dtype)
+        if device is not None:
+            out = out.to(device)
+    if out is not t and t.requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def _move_in_place(t, device, dtype):
+    """Give ``t`` itself the moved data (and the backend that owns it)."""
+    new = _moved(t, device, dtype)
+    if new.data is not t.data:
+        t.data, t._backend, t._device = new.data, new._backend, new._device
+        t._version = None  # a new array: nothing saved refers to it yet

@@ -1,0 +1,239 @@
+"""``DataParallel``: one process, several devices, one batch split over them."""
+import concurrent.futures
+import contextlib
+import time
+import weakref
+
+import gpugrad as gg
+from ..autograd.grad_mode import state as _grad_state
+from . import reduce as _reduce
+from .buckets import DEFAULT_CAP_MB
+from .replicate import ReplicaSync, named_parameters, replicate
+from .scatter import batch_size, shard_bounds, split_sizes, take_shard
+
+
+class DataParallel:
+    """Train ``module`` on several devices at once; gradients come out averaged.
+
+    ``module`` is the primary replica and must live on ``devices[0]``; the other devices
+    get deep copies with their own Parameters. ``forward_backward(loss_fn, *batch)`` splits
+    each batch tensor along dim 0 as evenly as possible, runs ``loss_fn(replica, *shard)``
+    and its backward on every device concurrently (one persistent host thread per device;
+    on GPUs each also on its own CuPy stream), and leaves in the primary's ``.grad`` the
+    average of the replicas' gradients weighted by shard size, which is exactly the
+    gradient of the mean loss over the whole batch. Optimize ``module.parameters()`` as
+    usual: the learning rate is never rescaled.
+
+    * ``loss_fn`` must return the *mean* loss over its shard (as ``F.cross_entropy`` does).
+    * Gradients accumulate into existing ``.grad`` across calls, like ``backward``.
+    * Before each call, replicas copy the primary's parameters and buffers that changed
+      (see ``gpugrad.parallel.replicate`` for how a change is detected; call
+      ``invalidate()`` after writing parameter arrays behind gpugrad's back), and take its
+      ``training`` flags and ``requires_grad`` flags.
+    * Buffers (BatchNorm running statistics) are the primary's: the primary (replica 0)
+      updates them from its own shard, the others' updates are overwritten.
+    * Reduction: distinct GPUs -> NCCL all-reduce (communicators made once for the device
+      list), one call per flat bucket (~``bucket_cap_mb``); otherwise (CPU replicas, mixed
+      devices, two replicas on one GPU) a plain sum into the primary.
+    * On the CPU the threads overlap where NumPy releases the GIL (BLAS, large ufuncs).
+      Random ops (dropout) draw from the one CPU generator in thread order, which is not
+      deterministic from run to run.
+
+    >>> import gpugrad as gg
+    >>> class Line:
+    ...     def __init__(self):
+    ...         self.w = gg.nn.Parameter(gg.tensor([2.0]))
+    ...     def named_parameters(self):
+    ...         return [("w", self.w)]
+    ...     def __call__(self, x):
+    ...         return x * self.w
+    >>> model = Line()
+    >>> dp = DataParallel(model, devices=["cpu", "cpu"])
+    >>> x = gg.tensor([1.0, 2.0, 3.0])
+    >>> loss = dp.forward_backward(lambda m, xb: m(xb).mean(), x)
+    >>> loss.item(), model.w.grad.item()
+    (4.0, 2.0)
+    """
+
+    def __init__(self, module, devices=None, bucket_cap_mb=DEFAULT_CAP_MB):
+        self.devices = [gg.device(d) for d in (devices or default_devices())]
+        _check_on_device(module, self.devices[0])
+        self.module = module
+        self.bucket_cap_mb = bucket_cap_mb
+        self.replicas = [module] + [replicate(module, d) for d in self.devices[1:]]
+        self._sync = ReplicaSync(module, self.replicas[1:])
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=len(self.devices), thread_name_prefix="gpugrad-dp")
+        weakref.finalize(self, self._pool.shutdown, wait=False)
+        self._cuda = [d for d in self.devices if d.type == "cuda"]
+        # NCCL needs distinct GPUs; two replicas on one GPU are summed like CPU replicas.
+        self._use_nccl = (len(self.devices) > 1 and len(self._cuda) == len(self.devices)
+                          and len(set(self._cuda)) == len(self._cuda))
+        self._streams = None
+        self._comms = None
+        #: Seconds the last ``forward_backward`` spent reducing gradients (benchmarks).
+        self.last_reduce_seconds = 0.0
+
+    # ---- the step ------------------------------------------------------------------------
+    def forward_backward(self, loss_fn, *batch):
+        """Mean loss of ``loss_fn(replica, *shard)`` over the whole batch (a 0-d tensor on
+        ``devices[0]``, no graph); the averaged gradients are left in the primary's
+        ``.grad``. Non-tensor arguments reach every shard unchanged."""
+        n = batch_size(batch)
+        if n == 0:
+            raise ValueError("DataParallel.forward_backward: the batch is empty")
+        self._prepare()
+        jobs = []
+        for k, (start, stop) in enumerate(shard_bounds(split_sizes(n, len(self.devices)))):
+            if stop > start:
+                stale = self._sync.changes(k - 1) if k > 0 else ()
+                jobs.append(self._pool.submit(self._replica_step, k, stale, loss_fn, batch,
+                                              start, stop, (stop - start) / n))
+        results = _gather(jobs)
+        started = time.perf_counter()
+        self._reduce()
+        self.last_reduce_seconds = time.perf_counter() - started
+        value = sum(weight * loss for weight, loss, _ in results)
+        return gg.tensor(value, dtype=results[0][2], device=self.devices[0])
+
+    def _prepare(self):
+        """Mirror the primary's flags into the replicas and clear their old gradients."""
+        # GPU replicas work on their own streams, which do not wait for the caller's: let
+        # the optimizer's update and the batch's creation finish first.
+        for device in set(self._cuda):
+            device.backend.synchronize(device)
+        if self._cuda:
+            self._ensure_streams()  # here, not in the workers: made once, by one thread
+        for replica in self.replicas[1:]:
+            _mirror_flags(self.module, replica)
+            for _, p in named_parameters(replica):
+                p.grad = None
+
+    def _replica_step(self, k, stale, loss_fn, batch, start, stop, weight):
+        """Worker thread ``k``: refresh the replica, then forward and backward its shard."""
+        device, replica = self.devices[k], self.replicas[k]
+        with self._scope(k), gg.enable_grad():
+            if stale:
+                self._sync.copy(k - 1, stale)
+            shard = take_shard(batch, start, stop, device)
+            loss = loss_fn(replica, *shard)
+            _check_loss(loss)
+            # Seeding backward with the shard's weight scales every gradient for free.
+            loss.backward(gradient=gg.full(loss.shape, weight, dtype=loss.dtype,
+                                           device=loss.device))
+            return weight, float(loss.item()), loss.dtype
+
+    def _scope(self, k):
+        """Device, stream and anomaly mode for worker ``k`` (grad mode is per thread)."""
+        scope = contextlib.ExitStack()
+        if _grad_state.anomaly:
+            scope.enter_context(gg.detect_anomaly())
+        if self.devices[k].type == "cuda":
+            from . import _cuda
+            scope.enter_context(_cuda.on_stream(self.devices[k], self._ensure_streams()[k]))
+        return scope
+
+    def _reduce(self):
+        primary = [p for _, p in named_parameters(self.module)]
+        others = [[p for _, p in named_parameters(r)] for r in self.replicas[1:]]
+        if not self._use_nccl:
+            # Workers returned after reading their loss, so their streams are done.
+            _reduce.sum_into(primary, others)
+            return
+        _reduce.nccl_sum_into(primary, others, self.devices, self._ensure_streams(),
+                              self._ensure_comms(), self.bucket_cap_mb)
+        for stream in self._streams:
+            stream.synchronize()
+
+    def _ensure_streams(self):
+        """One stream per GPU replica (None for CPU replicas), made on first use."""
+        if self._streams is None:
+            from . import _cuda
+            self._streams = [_cuda.new_stream(d) if d.type == "cuda" else None
+                             for d in self.devices]
+        return self._streams
+
+    def _ensure_comms(self):
+        if self._comms is None:
+            from . import _cuda
+            self._comms = _cuda.LocalNccl(self.devices)
+        return self._comms
+
+    # ---- the rest ------------------------------------------------------------------------
+    def invalidate(self):
+        """Make the next step copy every parameter and buffer into the replicas."""
+        self._sync.invalidate()
+
+    def close(self):
+        """Stop the worker threads (also done when the object is collected)."""
+        self._pool.shutdown(wait=True)
+
+    def __call__(self, *args, **kwargs):
+        """Forward on the primary only (evaluation, inference)."""
+        return self.module(*args, **kwargs)
+
+    def parameters(self):
+        return self.module.parameters()
+
+    def named_parameters(self):
+        return self.module.named_parameters()
+
+    def state_dict(self):
+        return self.module.state_dict()
+
+    def load_state_dict(self, state_dict):
+        return self.module.load_state_dict(state_dict)
+
+    def train(self, mode=True):
+        self.module.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def __repr__(self):
+        return f"DataParallel(devices={[str(d) for d in self.devices]})"
+
+
+def default_devices():
+    """Every GPU if there is one (two copies of it if there is only one), else two CPU
+    replicas.
+
+    >>> default_devices() if not gg.cuda.is_available() else ["cpu", "cpu"]
+    ['cpu', 'cpu']
+    """
+    count = gg.cuda.device_count()
+    if count == 0:
+        return ["cpu", "cpu"]
+    return [f"cuda:{i}" for i in range(count)]
+
+
+def _check_on_device(module, device):
+    for name, p in named_parameters(module):
+        if p.device is not device:
+            raise ValueError(f"DataParallel: parameter {name!r} is on {p.device}, but the "
+                             f"module must be on devices[0] = {device}; call .to() first")
+
+
+def _mirror_flags(primary, replica):
+    """Copy ``training`` of every submodule and ``requires_grad`` of every parameter."""
+    modules = getattr(primary, "modules", None)
+    if modules is not None:
+        for src, dst in zip(primary.modules(), replica.modules()):
+            dst.training = src.training
+    for (_, src), (_, dst) in zip(named_parameters(primary), named_parameters(replica)):
+        dst.requires_grad = src.requires_grad
+
+
+def _check_loss(loss):
+    if not isinstance(loss, gg.Tensor) or loss.numel() != 1:
+        shape = getattr(loss, "shape", type(loss).__name__)
+        raise ValueError(f"DataParallel: loss_fn must return a one-element tensor (the mean "
+                         f"loss of its shard), got {shape}")
+
+
+def _gather(futures):
+    """Results of every future, in order; the first error is raised after all finished,
+    so no replica is left half way through its backward."""
+    concurrent.futures.wait(futures)
+    return [f.result() for f in futures]
