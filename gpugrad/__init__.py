@@ -39,3 +39,5 @@ concat = cat
 
 __version__ = "0.1.0"
 from .serialization import save, load
+from . import func  # noqa: E402
+from . import data, parallel, train  # noqa: E402

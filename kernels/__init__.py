@@ -1,0 +1,22 @@
+"""Fused GPU kernels (Numba-CUDA) with NumPy references and Numba CPU twins.
+
+Ships as ``gpugrad.kernels``. One module per family, each with ``@cuda.jit`` kernels built
+and compiled on first launch, and launchers that ops call (never the kernels):
+
+- :mod:`.softmax`: ``softmax_forward``, ``softmax_backward`` (also log-softmax)
+- :mod:`.xent`: ``softmax_xent_forward``, ``softmax_xent_backward``
+- :mod:`.layernorm`: ``layer_norm_forward``, ``layer_norm_backward``
+- :mod:`.embedding`: ``embedding_backward``, ``embedding_backward_sparse``
+- :mod:`.dropout`: ``dropout_forward``, ``dropout_backward``, ``dropout_mask`` (NumPy/CuPy)
+- :mod:`.optim`: ``sgd_update``, ``adam_update``, ``adamw_update``
+- :mod:`.bucket`: ``pack_bucket``, ``unpack_bucket``
+
+:mod:`.reference` holds the vectorised NumPy/CuPy math of each launcher, :mod:`.cpu` the
+``numba.njit`` twins for the NumPy backend. Launchers take NumPy arrays (CUDA simulator,
+tests) or CuPy arrays (run on CuPy's current stream and current device). Importing this
+package or any of its modules imports neither numba.cuda nor CuPy.
+"""
+from ._emm import install as install_memory_manager
+from ._emm import memory_stats
+
+__all__ = ["install_memory_manager", "memory_stats"]

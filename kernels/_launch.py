@@ -46,16 +46,20 @@ def cuda():
 def kernel_factory(build):
     """Decorator: ``build(acc)`` defines a family's kernels; define them on first use, once.
 
-    ``acc`` is the NumPy scalar type that reductions accumulate in for the input dtype the
-    getter is called with. Before building, the module global ``cuda`` of ``build``'s
-    module is bound to ``numba.cuda``: kernels must name it as a global, not a closure
-    variable, because the CUDA simulator swaps in its fake module by rewriting the
-    kernel's globals. Numba then compiles each kernel per argument signature on launch.
+    The getter takes an input dtype and builds once per accumulator type ``acc`` (the
+    NumPy scalar type reductions sum in), so float16 and float32 share kernels. Before
+    building, the module global ``cuda`` of ``build``'s module is bound to ``numba.cuda``:
+    kernels must name it as a global, not a closure variable, because the CUDA simulator
+    swaps in its fake module by rewriting the kernel's globals. Numba then compiles each
+    kernel per argument signature on launch.
     """
     @functools.cache
-    def get(dtype):
+    def build_for(acc):
         build.__globals__["cuda"] = cuda()
-        return build(accumulator(dtype))
+        return build(acc)
+
+    def get(dtype):
+        return build_for(accumulator(dtype))
     get.__doc__ = build.__doc__
     return get
 

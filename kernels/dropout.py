@@ -14,6 +14,8 @@ import numpy as np
 
 from . import _launch
 
+cuda = None  # numba.cuda, bound by the first launch (see _launch.kernel_factory)
+
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # SplitMix64's odd increment, 2**64 / phi
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
 _MUL2 = np.uint64(0x94D049BB133111EB)
@@ -64,9 +66,6 @@ def dropout_mask(seed, offset, shape, p, xp=np):
     with np.errstate(over="ignore"):
         bits = mix64(stream_key(seed) + counters * GOLDEN) >> _SHIFTS[3]
     return (bits >= keep_threshold(p)).reshape(shape)
-
-
-cuda = None  # numba.cuda, bound by the first launch (see _launch.kernel_factory)
 
 
 @_launch.kernel_factory

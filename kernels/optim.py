@@ -63,8 +63,7 @@ def sgd_update(param, grad, momentum_buf, lr, momentum=0.0, dampening=0.0, neste
     if momentum != 0 and momentum_buf is None:
         raise ValueError("momentum needs a momentum buffer")
     flat = _launch.flat_view(param)
-    # Without momentum the kernel never touches buf; any array of the right type will do.
-    buf = flat if momentum_buf is None else _launch.flat_view(momentum_buf)
+    buf = _unused_like(flat) if momentum_buf is None else _launch.flat_view(momentum_buf)
     cast = param.dtype.type
     sgd, _ = _kernels(param.dtype)
     _launch.launch(sgd, _launch.blocks_for(flat.size), _launch.ELEMENTWISE_THREADS,
@@ -88,8 +87,7 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.9
         raise ValueError("amsgrad needs a max_exp_avg_sq buffer")
     beta1, beta2 = betas
     flat = _launch.flat_view(param)
-    # Without amsgrad the kernel never touches vmax; any array of the right type will do.
-    vmax = flat if max_exp_avg_sq is None else _launch.flat_view(max_exp_avg_sq)
+    vmax = _unused_like(flat) if max_exp_avg_sq is None else _launch.flat_view(max_exp_avg_sq)
     cast = param.dtype.type
     decay = 1.0 - lr * weight_decay if decoupled else 1.0
     l2 = 0.0 if decoupled else weight_decay
@@ -115,3 +113,9 @@ def adamw_update(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.
     return adam_update(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay,
                        amsgrad, max_exp_avg_sq, decoupled=True)
 
+
+def _unused_like(flat):
+    # Stands in for a state buffer the kernel never touches. Not ``flat`` itself: NumPy
+    # arguments are copied to the device and back one by one, and the stale copy of an
+    # alias would be written back over the update.
+    return _launch.empty(flat, (0,))

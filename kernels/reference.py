@@ -51,8 +51,9 @@ def softmax_xent_forward(logits, targets, ignore_index=-100, label_smoothing=0.0
     valid = targets != ignore_index
     safe = xp.where(valid, targets, 0)
     picked = xp.take_along_axis(logits, safe[:, None], axis=1)[:, 0]
-    smooth = lse - logits.mean(axis=1)
-    loss = (1.0 - label_smoothing) * (lse - picked) + label_smoothing * smooth
+    loss = lse - picked
+    if label_smoothing != 0:  # skipped, not multiplied by 0: masked (-inf) logits stay finite
+        loss = (1.0 - label_smoothing) * loss + label_smoothing * (lse - logits.mean(axis=1))
     return xp.where(valid, loss, 0).astype(logits.dtype), lse.astype(logits.dtype)
 
 

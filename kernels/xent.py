@@ -38,6 +38,8 @@ def _kernels(acc):
                 loss[row] = 0
             elif target < 0 or target >= n_cols:
                 loss[row] = math.nan  # surfaces a bad target instead of reading out of bounds
+            elif smoothing == 0:  # not nll + 0 * smooth: masked (-inf) logits make smooth inf
+                loss[row] = row_lse - logits[row, target]
             else:
                 nll = row_lse - logits[row, target]
                 # mean_c(-log p_c) = lse - mean_c(x_c): smoothing costs no extra pass.

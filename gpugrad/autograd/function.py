@@ -179,6 +179,12 @@ def _tangent_at(t, level):
     return None if tangents is None else tangents.get(level)
 
 
+def has_tangent(t):
+    """Does ``t`` carry a tangent at an active forward-mode level?"""
+    tangents = t._tangent
+    return tangents is not None and any(level in tangents for level in state.forward_levels)
+
+
 def _set_tangent(ctx, result, level, tangent):
     # A rule may return a tangent that still needs broadcasting (``a + b`` with only ``b``
     # dual) or has another float type; a tangent always matches its primal.

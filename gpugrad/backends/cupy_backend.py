@@ -23,9 +23,11 @@ class CupyBackend(Backend):
             return self.xp.asarray(array)
 
     def to_device(self, array, device):
-        """Copy (peer to peer when possible) a CuPy array to another GPU."""
+        """Copy a CuPy array to another GPU. ``ndarray.copy()`` allocates on the *current*
+        device even for an array that lives elsewhere (CuPy documents this), whereas
+        ``asarray`` would hand back the same array."""
         with self.xp.cuda.Device(device.index):
-            return self.xp.asarray(array)
+            return array.copy()
 
     def to_host(self, array):
         return self.xp.asnumpy(array)

@@ -5,13 +5,15 @@
 >>> net(gg.ones(4, 2)).shape
 (4, 3)
 """
-from . import functional, init
-from .modules import (BCEWithLogitsLoss, CrossEntropyLoss, Flatten, GELU, Identity, L1Loss,
-                      LeakyReLU, Linear, LogSoftmax, Module, ModuleDict, ModuleList, MSELoss,
-                      NLLLoss, ReLU, Sequential, Sigmoid, Softmax, Tanh)
+from . import functional, init, utils
+from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCEWithLogitsLoss, Conv2d,
+                      CrossEntropyLoss, Dropout, Embedding, Flatten, GELU, Identity, L1Loss,
+                      LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, Module, ModuleDict,
+                      ModuleList, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, Softmax, Tanh)
 from .parameter import Parameter
 
-__all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "Flatten", "GELU", "Identity", "L1Loss",
-           "LeakyReLU", "Linear", "LogSoftmax", "Module", "ModuleDict", "ModuleList",
-           "MSELoss", "NLLLoss", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
-           "Tanh", "functional", "init"]
+__all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCEWithLogitsLoss", "Conv2d",
+           "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GELU", "Identity", "L1Loss",
+           "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d", "Module",
+           "ModuleDict", "ModuleList", "MSELoss", "NLLLoss", "Parameter", "ReLU", "Sequential",
+           "Sigmoid", "Softmax", "Tanh", "functional", "init", "utils"]

@@ -373,6 +373,10 @@ class Clamp(Function):
         (a,) = ctx.saved_tensors
         return g * _clamp_inside(ctx, a)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return t * _clamp_inside(ctx, ctx.inputs[0])
+
 
 def _clamp_inside(ctx, a):
     """Where the derivative of clamp is 1: lo <= a <= hi (bounds included, as in PyTorch)."""
@@ -380,10 +384,6 @@ def _clamp_inside(ctx, a):
     if ctx.hi is not None:
         inside = inside & (a.data <= ctx.hi)
     return a._like(inside)
-
-    @staticmethod
-    def jvp(ctx, t):
-        return t * _clamp_inside(ctx, ctx.inputs[0])
 
 
 class Maximum(Function):

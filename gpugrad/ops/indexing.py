@@ -6,9 +6,10 @@ indices accumulate, as they must.
 """
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, has_tangent
 from ..autograd.grad_mode import state
 from ..tensor import Tensor
+from .shape import mark_shared_tangents
 
 
 class Index(Function):
@@ -20,6 +21,10 @@ class Index(Function):
     @staticmethod
     def backward(ctx, g):
         return IndexAdd.apply(g, index=ctx.index, shape=ctx.input_shapes[0])
+
+    @staticmethod
+    def jvp(ctx, t):
+        return Index.apply(t, index=ctx.index)
 
 
 class IndexAdd(Function):
@@ -38,6 +43,10 @@ class IndexAdd(Function):
     @staticmethod
     def backward(ctx, g):
         return Index.apply(g, index=ctx.index)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return IndexAdd.apply(t, index=ctx.index, shape=ctx.output.shape)
 
 
 def _backend_index_add(xp, out, index, values):
@@ -93,6 +102,8 @@ def getitem(a, index):
         raise IndexError(f"index: {err} (tensor of shape {a.shape})") from None
     if _is_basic(index):
         out._version = a._version_counter()
+        if out._tangent is not None:
+            mark_shared_tangents(out, a)
     return out
 
 
@@ -101,6 +112,10 @@ def setitem(a, index, value):
     if a.requires_grad and state.grad_enabled:
         raise RuntimeError("setitem: assignment into a tensor that requires grad is not "
                            "differentiable; use gg.where/masked_fill, or wrap in gg.no_grad()")
+    if state.forward_levels and (has_tangent(a) or
+                                 isinstance(value, Tensor) and has_tangent(value)):
+        raise RuntimeError("setitem: assignment is not supported under forward-mode AD "
+                           "(gg.func.jvp); use gg.where, masked_fill or cat instead")
     index = normalize_index(index, a)
     if isinstance(value, Tensor):
         if value._device is not a._device:

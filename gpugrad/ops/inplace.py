@@ -1,5 +1,6 @@
 """In-place ops. Each bumps the tensor's version counter, which is how backward notices a
 saved tensor that was changed after it was saved."""
+from ..autograd.function import has_tangent
 from ..autograd.grad_mode import state
 from ..tensor import Tensor
 
@@ -15,6 +16,9 @@ def _write(t, out, name):
     if out.shape != t.shape:
         raise ValueError(f"{name}: result of shape {out.shape} does not fit in-place into "
                          f"a tensor of shape {t.shape}")
+    forward = state.forward_levels and (has_tangent(t) or has_tangent(out))
+    if forward:
+        _check_forward(t, name)
     try:
         xp.copyto(t.data, out.data, casting="same_kind")
     except TypeError:
@@ -25,6 +29,17 @@ def _write(t, out, name):
         # The tensor now holds the result: it takes over the result's history.
         t.grad_fn = out.grad_fn
         t.requires_grad = True
+    if forward:
+        # The tensor now holds the result, so it takes the result's tangents too; a copy of
+        # the dict, as ``out`` may be ``src`` of copy_, which keeps its own.
+        t._tangent = dict(out._tangent) if out._tangent else None
+
+
+def _check_forward(t, name):
+    if getattr(t, "_shares_memory", False):
+        raise RuntimeError(f"{name}: in-place update of a view (or of a tensor with views) "
+                           "under forward-mode AD would leave the other's tangent stale; use "
+                           "the out-of-place op")
 
 
 def apply_(t, fn, *args):
@@ -38,6 +53,7 @@ def apply_(t, fn, *args):
         # it computes from a snapshot holding t's current values and history.
         src = t._like(t.data.copy())
         src.grad_fn, src.requires_grad = t.grad_fn, t.requires_grad
+        src._tangent = t._tangent
     _write(t, fn(src, *args), name)
     return t
 
@@ -46,6 +62,9 @@ def fill_(t, value):
     _check(t, "fill_")
     if t.requires_grad and state.grad_enabled:
         return apply_(t, lambda x, v: x * 0 + v, value)
+    if state.forward_levels and has_tangent(t):
+        _check_forward(t, "fill_")
+        t._tangent = None  # a constant now
     t.data.fill(value)
     t._bump_version()
     return t
@@ -57,7 +76,8 @@ def copy_(t, src):
     if not isinstance(src, Tensor):
         src = Tensor(t._backend.xp.asarray(src))
     src = src.to(t._device)
-    if src.requires_grad and state.grad_enabled:
+    tangents = state.forward_levels and (has_tangent(t) or has_tangent(src))
+    if tangents or (src.requires_grad and state.grad_enabled):
         _write(t, src.expand(t.shape).to(dtype=t.dtype), "copy_")
         return t
     try:

@@ -23,6 +23,15 @@ class Cat(Function):
             start = stop
         return tuple(grads)
 
+    @staticmethod
+    def jvp(ctx, *tangents):
+        parts = []
+        for x, t in zip(ctx.inputs, tangents):
+            if t is None:  # a piece without tangent contributes zeros
+                t = x._like(x._backend.xp.zeros(x.shape, dtype=ctx.output.dtype))
+            parts.append(t)
+        return Cat.apply(*parts, axis=ctx.axis)
+
 
 def cat(tensors, dim=0):
     """Concatenate along an existing ``dim``.

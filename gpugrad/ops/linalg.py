@@ -1,6 +1,6 @@
 """Matrix products."""
 from ..autograd.function import Function
-from ._util import lift
+from ._util import add_tangents, lift
 
 
 class MatMul(Function):
@@ -20,6 +20,12 @@ class MatMul(Function):
         ga = g @ b.mT if need_a else None
         gb = a.mT @ g if need_b else None
         return ga, gb
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.inputs
+        return add_tangents(MatMul.apply(ta, b) if ta is not None else None,
+                            MatMul.apply(a, tb) if tb is not None else None)
 
 
 def matmul(a, b):

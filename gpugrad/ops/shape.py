@@ -3,7 +3,7 @@
 Ops marked ``is_view`` return arrays that share memory with their input, so the output
 shares the input's version counter: an in-place change through either is seen by both.
 """
-from ..autograd.function import Function
+from ..autograd.function import Function, push_tangents
 from ..autograd.grad_mode import state
 from ..backends.device import CPU, backend_for
 from ..tensor import Tensor
@@ -19,6 +19,10 @@ class Reshape(Function):
     def backward(ctx, g):
         return g.reshape(ctx.input_shapes[0])
 
+    @staticmethod
+    def jvp(ctx, t):
+        return t.reshape(ctx.output.shape)
+
 
 class Permute(Function):
     @staticmethod
@@ -33,6 +37,10 @@ class Permute(Function):
             inverse[d] = i
         return g.permute(tuple(inverse))
 
+    @staticmethod
+    def jvp(ctx, t):
+        return t.permute(ctx.dims)
+
 
 class Expand(Function):
     @staticmethod
@@ -42,6 +50,10 @@ class Expand(Function):
     @staticmethod
     def backward(ctx, g):
         return g  # the engine sums it back to the input's shape
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t.expand(ctx.output.shape)
 
 
 class Cast(Function):
@@ -53,6 +65,11 @@ class Cast(Function):
     def backward(ctx, g):
         return g.to(dtype=ctx.in_dtype)
 
+    @staticmethod
+    def jvp(ctx, t):
+        dtype = ctx.output.dtype
+        return t.to(dtype=dtype) if dtype.kind == "f" else None  # integers have no tangent
+
 
 class Clone(Function):
     @staticmethod
@@ -63,6 +80,10 @@ class Clone(Function):
     def backward(ctx, g):
         return g
 
+    @staticmethod
+    def jvp(ctx, t):
+        return t.clone()
+
 
 class ToDevice(Function):
     """A copy to another device; its gradient is copied back."""
@@ -71,10 +92,22 @@ class ToDevice(Function):
     def backward(ctx, g):
         return g.to(ctx.source)
 
+    @staticmethod
+    def jvp(ctx, t):
+        return t.to(ctx.output.device)
+
 
 def _share_version(out, a):
     out._version = a._version_counter()
+    if out._tangent is not None:
+        mark_shared_tangents(out, a)
     return out
+
+
+def mark_shared_tangents(view, base):
+    """Forward mode: an in-place op on either of a view and its base would leave the other's
+    tangent stale, so in-place ops refuse tensors marked here (see ops/inplace.py)."""
+    view._shares_memory = base._shares_memory = True
 
 
 def reshape(a, shape):
@@ -156,8 +189,13 @@ def to_device(a, device):
     else:
         data = a._backend.to_device(a.data, device)
     out = Tensor._wrap(data, backend_for(device), device)
-    if state.grad_enabled and a.requires_grad:
+    record = state.grad_enabled and a.requires_grad
+    forward = state.forward_levels and a._tangent is not None
+    if record or forward:
         node = ToDevice.__new__(ToDevice)
         node.source = a._device
-        node._record((a,), out)
+        if record:
+            node._record((a,), (a.data,), out)
+        if forward:
+            push_tangents(node, (a,), out)
     return out

@@ -56,7 +56,9 @@ def pack(arrays, out, scale=1.0):
     start = 0
     for a in arrays:
         stop = start + a.size
-        np.multiply(a.reshape(-1), scale, out=out[start:stop], casting="same_kind")
+        # Write through a view of the slice shaped like ``a``: a strided (transposed)
+        # gradient is then read in place, never copied first.
+        np.multiply(a, scale, out=out[start:stop].reshape(a.shape), casting="same_kind")
         start = stop
     return out
 

@@ -196,8 +196,7 @@ class DataParallel:
 
 
 def default_devices():
-    """Every GPU if there is one (two copies of it if there is only one), else two CPU
-    replicas.
+    """Every GPU if there is any (a list of one for a single GPU), else two CPU replicas.
 
     >>> default_devices() if not gg.cuda.is_available() else ["cpu", "cpu"]
     ['cpu', 'cpu']

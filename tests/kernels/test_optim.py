@@ -108,3 +108,15 @@ def test_buffers_are_required_when_used():
         optim.sgd_update(np.ones(2), np.ones(2), None, lr=0.1, momentum=0.9)
     with pytest.raises(ValueError):
         optim.adam_update(np.ones(2), np.ones(2), np.zeros(2), np.zeros(2), 1, amsgrad=True)
+
+
+def test_optional_buffers_may_be_omitted(xp, host):
+    param, grads = _grads(np.float64)
+    got = xp.asarray(param.copy())
+    optim.sgd_update(got, xp.asarray(grads[0]), None, lr=0.1)
+    np.testing.assert_allclose(host(got), param - 0.1 * grads[0], rtol=1e-12)
+    got, want = xp.asarray(param.copy()), param.copy()
+    zeros = [np.zeros(SIZE) for _ in range(4)]
+    optim.adam_update(got, xp.asarray(grads[0]), xp.asarray(zeros[0]), xp.asarray(zeros[1]), 1)
+    reference.adam_update(want, grads[0], zeros[2], zeros[3], 1)
+    np.testing.assert_allclose(host(got), want, rtol=1e-12)

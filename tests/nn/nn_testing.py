@@ -24,7 +24,7 @@ def torch_of(array, requires_grad=False):
     return torch.tensor(np.asarray(array), requires_grad=requires_grad)
 
 
-def check_jvp(cls, inputs, tangents, eps=1e-6, atol=1e-6, rtol=1e-5, **params):
+def check_jvp(cls, inputs, tangents, step=1e-6, atol=1e-6, rtol=1e-5, **params):
     """A Function's jvp rule against central differences of its forward, in float64.
 
     Calls the rule directly (ctx.inputs / ctx.output set by hand), so it works before the
@@ -36,9 +36,9 @@ def check_jvp(cls, inputs, tangents, eps=1e-6, atol=1e-6, rtol=1e-5, **params):
     got = host(cls.jvp(ctx, *tangents))
 
     def shifted(sign):
-        moved = [x if t is None else x._like(x.data + sign * eps * t.data)
+        moved = [x if t is None else x._like(x.data + sign * step * t.data)
                  for x, t in zip(inputs, tangents)]
         with gg.no_grad():
             return host(cls.apply(*moved, **params))
-    numeric = (shifted(1.0) - shifted(-1.0)) / (2 * eps)
+    numeric = (shifted(1.0) - shifted(-1.0)) / (2 * step)
     np.testing.assert_allclose(got, numeric, atol=atol, rtol=rtol)

@@ -7,10 +7,12 @@ class-weighted and over non-ignored targets only.
 """
 import warnings
 
+import numpy as np
+
 from ...autograd.function import Function
-from ...autograd.grad_mode import state
 from ...ops import elementwise as ew
 from ...tensor import Tensor
+from ._util import differentiating
 from .activation import Softmax, _upcast, log_softmax
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -19,7 +21,7 @@ _REDUCTIONS = ("none", "mean", "sum")
 class SoftmaxCrossEntropy(Function):
     """Per-row loss (1 - s) w[t] (lse - x[t]) + (s / C) sum_c w[c] (lse - x[c]) of (N, C)
     logits, 0 on rows whose target is ``ignore_index``. d loss_i / d x_ic = a_i p_ic - b_ic,
-    with p the softmax and a, b constants of the targets (see ``_coefficients``)."""
+    with p the softmax and a, b constants of the targets (see ``_jacobian``)."""
 
     saves_inputs = (0,)
 
@@ -28,16 +30,18 @@ class SoftmaxCrossEntropy(Function):
         x = _upcast(logits)
         n_cls = x.shape[1]
         m = x.max(axis=1, keepdims=True)
-        lse = xp.log(xp.exp(x - m).sum(axis=1, keepdims=True)) + m
+        shifted = x - m
+        lse = xp.log(xp.exp(shifted, out=shifted).sum(axis=1, keepdims=True)) + m
         keep = target != ignore_index
         safe = xp.where(keep, target, 0)  # ignored rows read class 0, then get weight 0
         w = xp.ones(n_cls, x.dtype) if class_weight is None else class_weight.astype(x.dtype)
         w_t = w[safe] * keep
         picked = xp.take_along_axis(x, safe[:, None], axis=1)[:, 0]
-        loss = (1.0 - smoothing) * w_t * (lse[:, 0] - picked)
-        if smoothing:
-            # mean_c of -w_c log p_c costs one more pass over the row, no log of a softmax.
-            loss = loss + (smoothing / n_cls) * ((lse - x) * w).sum(axis=1)
+        with np.errstate(invalid="ignore"):  # 0 * inf on ignored rows; masked below
+            loss = (1.0 - smoothing) * w_t * (lse[:, 0] - picked)
+            if smoothing:
+                # mean_c of -w_c log p_c: one more pass over the row, no log of a softmax.
+                loss = loss + (smoothing / n_cls) * ((lse - x) * w).sum(axis=1)
         ctx.lse = lse.astype(logits.dtype, copy=False)
         ctx.safe, ctx.keep, ctx.class_w, ctx.w_t = safe, keep, w, w_t
         ctx.smoothing = smoothing
@@ -47,36 +51,55 @@ class SoftmaxCrossEntropy(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
+        if not differentiating():
+            return x._like(_grad_array(ctx, x._backend.xp, x.data, g.data))
         # Ignored rows get exactly 0, even when g is inf (a mean over zero targets).
         g = ew.where(g._like(ctx.keep), g, 0)
-        return g.unsqueeze(1) * _dloss_dlogits(ctx, x)
+        return g.unsqueeze(1) * _jacobian(ctx, x)
 
     @staticmethod
     def jvp(ctx, t):
-        return (_dloss_dlogits(ctx, ctx.inputs[0]) * t).sum(1)
+        return (_jacobian(ctx, ctx.inputs[0]) * t).sum(1)
 
 
-def _dloss_dlogits(ctx, x):
-    """The (N, C) Jacobian rows a * softmax(x) - b. Without a graph to build, the softmax
-    is rebuilt cheaply from the saved log-sum-exp; with one, it is the differentiable op."""
+def _row_scale(ctx):
+    """a_i: the factor of row i's softmax in its gradient."""
+    eps, w = ctx.smoothing, ctx.class_w
+    return (1.0 - eps) * ctx.w_t + (eps / w.shape[0]) * w.sum() * ctx.keep
+
+
+def _grad_array(ctx, xp, x, g):
+    """g_i (a_i p_ic - b_ic) as one array, built in place in a few passes (the usual case,
+    when the gradient will not be differentiated again)."""
+    eps, w = ctx.smoothing, ctx.class_w
+    g = xp.where(ctx.keep, g, 0).astype(w.dtype)  # exactly 0 on ignored rows, even if inf
+    out = x - ctx.lse
+    xp.exp(out, out=out)
+    out *= (_row_scale(ctx) * g).astype(out.dtype)[:, None]
+    if eps:
+        out -= ((eps / w.shape[0]) * g * ctx.keep)[:, None] * w[None, :]
+    rows = xp.arange(out.shape[0])
+    out[rows, ctx.safe] -= ((1.0 - eps) * ctx.w_t * g).astype(out.dtype)  # one per row
+    return out
+
+
+def _jacobian(ctx, x):
+    """The (N, C) Jacobian rows a_i softmax(x)_ic - b_ic as Tensor ops of ``x``. The softmax
+    is rebuilt from the saved log-sum-exp, or is the differentiable op when it will be
+    differentiated again."""
     xp = x._backend.xp
-    a, b = _coefficients(ctx, xp, x.dtype)
-    if state.grad_enabled:
-        p = Softmax.apply(x, axis=1)  # building a graph: lse depends on x too
+    if differentiating():
+        p = Softmax.apply(x, axis=1)  # lse depends on x too
     else:
         p = x._like(xp.exp(x.data - ctx.lse))
-    return p * x._like(a) - x._like(b)
-
-
-def _coefficients(ctx, xp, dtype):
     eps, w = ctx.smoothing, ctx.class_w
-    n_rows, n_cls = ctx.safe.shape[0], w.shape[0]
-    a = (1.0 - eps) * ctx.w_t + (eps / n_cls) * w.sum() * ctx.keep
+    n_rows, n_cls = x.shape
     b = xp.zeros((n_rows, n_cls), dtype=w.dtype)
     if eps:
         b += (eps / n_cls) * w[None, :] * ctx.keep[:, None]
     b[xp.arange(n_rows), ctx.safe] += (1.0 - eps) * ctx.w_t
-    return a[:, None].astype(dtype, copy=False), b.astype(dtype, copy=False)
+    a = _row_scale(ctx)[:, None]
+    return p * x._like(a.astype(x.dtype)) - x._like(b.astype(x.dtype))
 
 
 def _check_reduction(name, reduction):
@@ -165,18 +188,28 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
                                      ignore_index=ignore_index, smoothing=label_smoothing)
     if reduction == "none":
         return loss.reshape(loss_shape)
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / loss._like(_weight_total(xp, flat_target, class_w, ignore_index,
-                                                 loss.dtype))
+    return _weighted_reduce(loss, reduction, _weight_total(xp, flat_target, class_w,
+                                                           ignore_index))
 
 
-def _weight_total(xp, target, class_w, ignore_index, dtype):
+def _weight_total(xp, target, class_w, ignore_index):
     """The denominator of PyTorch's mean: summed weights of the non-ignored targets."""
     keep = target != ignore_index
     if class_w is None:
-        return keep.sum().astype(dtype)
-    return (class_w[xp.where(keep, target, 0)] * keep).sum().astype(dtype)
+        return keep.sum()
+    return (class_w[xp.where(keep, target, 0)] * keep).sum()
+
+
+def _weighted_reduce(loss, reduction, total_weight):
+    """'sum', or 'mean' as sum / total_weight; float16 losses are summed in float32, so a
+    representable mean is not lost to an overflowing float16 sum."""
+    half = loss.dtype == np.float16
+    if half:
+        loss = loss.to(dtype=np.float32)
+    out = loss.sum()
+    if reduction == "mean":
+        out = out / loss._like(total_weight.astype(loss.dtype))
+    return out.to(dtype=np.float16) if half else out
 
 
 def _soft_cross_entropy(input, target, weight, reduction, smoothing):
@@ -216,10 +249,8 @@ def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean")
     loss = ew.where(rows._like(keep), -picked * rows._like(w_t.astype(rows.dtype)), 0)
     if reduction == "none":
         return loss.reshape(loss_shape)
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / loss._like(_weight_total(xp, flat_target, class_w, ignore_index,
-                                                 loss.dtype))
+    return _weighted_reduce(loss, reduction, _weight_total(xp, flat_target, class_w,
+                                                           ignore_index))
 
 
 def _pointwise_target(name, input, target):
@@ -283,4 +314,3 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     if weight is not None:
         loss = loss * _as_tensor(weight, input)
     return _reduce(loss, reduction)
-

@@ -1,0 +1,29 @@
+"""Several processes, one device each: ``DistributedDataParallel`` over MPI (CPU tensors)
+or NCCL (GPU tensors, bootstrapped over MPI).
+
+``import gpugrad.distributed as dist`` works without mpi4py; ``dist.init()`` imports it.
+
+>>> import gpugrad.distributed as dist
+>>> dist.launched_world_size() >= 1
+True
+
+A script::
+
+    import gpugrad.distributed as dist
+    dist.init()                                     # MPI; installs abort-on-error hooks
+    ddp = dist.DistributedDataParallel(model)       # rank 0's parameters everywhere
+    loss = ddp.forward_backward(loss_fn, x_local, y_local)
+    opt.step()
+
+runs as ``mpiexec -n 2 python script.py``.
+"""
+from .ddp import DistributedDataParallel, broadcast_state, state_checksum
+from .runtime import (abort, abort_on_error, all_reduce_sum, barrier, broadcast_object, comm,
+                      init, is_initialized, launched_rank, launched_world_size, rank, run,
+                      world_size)
+from .devices import local_device
+
+__all__ = ["DistributedDataParallel", "abort", "abort_on_error", "all_reduce_sum", "barrier",
+           "broadcast_object", "broadcast_state", "comm", "init", "is_initialized",
+           "launched_rank", "launched_world_size", "local_device", "rank", "run",
+           "state_checksum", "world_size"]

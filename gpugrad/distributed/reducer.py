@@ -1,0 +1,184 @@
+"""Hook-driven bucketed gradient all-reduce: the engine of ``DistributedDataParallel``.
+
+Gradients are packed, as each parameter's hook reports it complete, into flat buckets
+(~25 MB, reverse parameter order, the same plan on every rank). A bucket's non-blocking
+all-reduce starts as soon as all its gradients are in, so communication overlaps the rest of
+backward. Buckets are started strictly in plan order, so every rank issues the same
+collectives in the same order even if its backward visits parameters differently.
+
+Weighting: a rank packs its gradients times ``E_r`` (its examples since the last sync); after
+the sum every gradient is unpacked times ``1 / sum(E_r)``. Together with the host vector
+reduced at the end (loss sums, example counts, and one "had a gradient" flag per
+parameter) this gives the exact gradient of the mean loss over all ranks' examples, and
+``None`` for a parameter no rank had a gradient for.
+"""
+import time
+
+import numpy as np
+
+import gpugrad as gg
+from ..parallel.buckets import pack, plan_buckets, unpack
+from ..sparse import RowSparseGrad
+
+
+class Reducer:
+    """Buckets, hooks and per-step bookkeeping for one rank's trainable ``params``.
+
+    ``transport`` moves the bytes (``MpiTransport`` or ``NcclTransport``). One synced step is
+    ``start(examples)``, then ``backward()``, then ``finish(stats)``.
+    """
+
+    def __init__(self, params, transport, cap_mb):
+        self.params = list(params)
+        self.transport = transport
+        self.buckets = plan_buckets(self.params, cap_mb)
+        self._slot = {}  # position -> (bucket, offset)
+        self.flats = []
+        for b, members in enumerate(self.buckets):
+            offset = 0
+            for pos in members:
+                self._slot[pos] = (b, offset)
+                offset += self.params[pos].numel()
+            first = self.params[members[0]]
+            self.flats.append(transport.empty(offset, first.dtype))
+        self.active = False
+        #: Seconds spent packing in hooks plus waiting and unpacking in ``finish``.
+        self.seconds = 0.0
+        self.handles = [p.register_hook(self._hook(pos)) for pos, p in enumerate(self.params)]
+
+    def start(self, examples):
+        """Arm the hooks for one synced backward; ``examples`` weighs this rank's grads."""
+        self.active = True
+        self.weight = float(examples)
+        self.filled = np.zeros(len(self.params), dtype=bool)
+        self.had_grad = np.zeros(len(self.params), dtype=np.float64)
+        self.pending = [len(members) for members in self.buckets]
+        self.next_launch = 0
+        self.seconds = 0.0
+
+    def cancel(self):
+        """Disarm after an error (the step's collectives may be half issued)."""
+        self.active = False
+
+    def _hook(self, pos):
+        def hook(grad):
+            if self.active:
+                started = time.perf_counter()
+                self._fill(pos, grad)
+                self.seconds += time.perf_counter() - started
+            return None  # the engine accumulates as usual; finish() overwrites .grad
+        return hook
+
+    def _fill(self, pos, new):
+        """Pack this step's gradient of ``pos`` (plus any accumulated ``.grad``), weighted."""
+        total = _dense(self.params[pos].grad)
+        if new is not None:
+            new = _dense(new)
+            total = new if total is None else total + new
+        b, offset = self._slot[pos]
+        slot = self.flats[b][offset:offset + self.params[pos].numel()]
+        if total is None:
+            slot.fill(0)
+        else:
+            pack([total.data], slot, scale=self.weight)
+            self.had_grad[pos] = 1.0
+        self.filled[pos] = True
+        self.pending[b] -= 1
+        self._launch_ready()
+
+    def _launch_ready(self):
+        while self.next_launch < len(self.buckets) and self.pending[self.next_launch] == 0:
+            self.transport.launch(self.flats[self.next_launch])
+            self.next_launch += 1
+        self.transport.progress()
+
+    def finish(self, stats):
+        """Complete the step: zero-fill parameters that got no gradient, wait for every
+        bucket, and write the averaged gradients into ``.grad``. ``stats`` (floats) are
+        summed over ranks along the way; returns their sums."""
+        started = time.perf_counter()
+        self.active = False
+        for pos in np.flatnonzero(~self.filled):
+            self._fill(int(pos), None)
+        host = np.concatenate([np.asarray(stats, dtype=np.float64), [self.weight],
+                               self.had_grad])
+        host = self.transport.finish(host)
+        examples = host[len(stats)]
+        flags = host[len(stats) + 1:]
+        if examples <= 0 and flags.any():
+            raise ValueError("DistributedDataParallel: no rank had any examples this step")
+        self._unpack(flags, 1.0 / examples if examples > 0 else 0.0)
+        self.seconds += time.perf_counter() - started
+        return host[:len(stats)]
+
+    def _unpack(self, flags, scale):
+        with gg.no_grad():
+            for pos, p in enumerate(self.params):
+                if flags[pos] == 0:
+                    p.grad = None
+                    continue
+                b, offset = self._slot[pos]
+                grad = gg.empty(p.shape, dtype=p.dtype, device=p.device)
+                unpack(self.flats[b][offset:offset + p.numel()], [grad.data], scale=scale)
+                p.grad = grad
+
+
+def _dense(grad):
+    """Row-sparse gradients travel densified (buckets are flat and fixed in size)."""
+    if isinstance(grad, RowSparseGrad):
+        return grad.to_dense()
+    return grad
+
+
+class MpiTransport:
+    """CPU buckets: NumPy buffers summed in place by ``Iallreduce``; ``Waitall`` at the end."""
+
+    def __init__(self, comm, MPI):
+        self.comm, self.MPI = comm, MPI
+        self.requests = []
+
+    def empty(self, n, dtype):
+        return np.empty(n, dtype=dtype)
+
+    def launch(self, flat):
+        self.requests.append(self.comm.Iallreduce(self.MPI.IN_PLACE, flat, op=self.MPI.SUM))
+
+    def progress(self):
+        # MPICH advances non-blocking collectives only inside MPI calls: poke it.
+        if self.requests:
+            self.MPI.Request.Testall(self.requests)
+
+    def finish(self, host):
+        request = self.comm.Iallreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM)
+        self.MPI.Request.Waitall(self.requests + [request])
+        self.requests = []
+        return host
+
+
+class NcclTransport:
+    """GPU buckets: CuPy buffers summed by NCCL on a communication stream of their own, which
+    first waits for the backward work queued so far; the host vector still goes over MPI."""
+
+    def __init__(self, comm, MPI, device):
+        from ..parallel import _cuda
+        self._cuda = _cuda
+        self.device = device
+        self.nccl = _cuda.RankNccl(comm, device)
+        self.stream = _cuda.new_stream(device)
+        self.host = MpiTransport(comm, MPI)
+
+    def empty(self, n, dtype):
+        return gg.empty(n, dtype=dtype, device=self.device).data
+
+    def launch(self, flat):
+        self._cuda.wait_for_current(self.stream)
+        self.nccl.all_reduce(flat, self.stream)
+
+    def progress(self):
+        pass
+
+    def finish(self, host):
+        host = self.host.finish(host)
+        # Unpacking runs on the caller's stream: it must see the finished sums.
+        self._cuda.current_waits_for(self.stream)
+        return host

@@ -1,0 +1,187 @@
+"""The process group: MPI's ``COMM_WORLD`` through mpi4py, imported only by ``init()``.
+
+A rank that fails must not leave the others waiting in a collective forever, so ``init()``
+installs exception hooks that print the error and call ``MPI.COMM_WORLD.Abort(1)``, which
+makes ``mpiexec`` end every rank. ``run(main)`` and ``abort_on_error()`` do the same for a
+block of code.
+"""
+import contextlib
+import os
+import sys
+import threading
+import traceback
+
+import numpy as np
+
+_MPI = None
+_COMM = None
+
+# Variables MPI launchers set in each rank's environment (MPICH/Intel MPI, Open MPI,
+# MVAPICH): they tell whether a script runs under mpiexec before MPI is initialised.
+_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
+_RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
+
+
+def init():
+    """Initialise MPI (once) and install the abort-on-error hooks; returns the world size.
+
+    Works without ``mpiexec`` too (a world of one process).
+    """
+    global _MPI, _COMM
+    if _COMM is None:
+        try:
+            from mpi4py import MPI
+        except ImportError:
+            raise RuntimeError("gpugrad.distributed needs mpi4py and an MPI library; "
+                               "install gpugrad[mpi] (mpi4py + the mpich wheel)") from None
+        _MPI, _COMM = MPI, MPI.COMM_WORLD
+        _install_hooks()
+    return _COMM.Get_size()
+
+
+def is_initialized():
+    """True once ``init()`` ran.
+
+    >>> isinstance(is_initialized(), bool)
+    True
+    """
+    return _COMM is not None
+
+
+def comm():
+    """The mpi4py communicator of all ranks (``init()`` first)."""
+    if _COMM is None:
+        raise RuntimeError("gpugrad.distributed is not initialised: call dist.init() first")
+    return _COMM
+
+
+def mpi():
+    """The ``mpi4py.MPI`` module (``init()`` first)."""
+    comm()
+    return _MPI
+
+
+def rank():
+    """This process's rank, 0 .. world_size() - 1."""
+    return comm().Get_rank()
+
+
+def world_size():
+    """The number of ranks."""
+    return comm().Get_size()
+
+
+def barrier():
+    """Wait until every rank got here."""
+    comm().Barrier()
+
+
+def launched_world_size():
+    """How many ranks the MPI launcher started, read from the environment (1 if none);
+    needs no MPI import, so it can decide whether to call ``init()`` at all.
+
+    >>> launched_world_size() >= 1
+    True
+    """
+    for name in _SIZE_VARIABLES:
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 1
+
+
+def launched_rank():
+    """This process's rank from the launcher's environment (0 if none)."""
+    for name in _RANK_VARIABLES:
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
+def all_reduce_sum(values):
+    """The elementwise sum over ranks of ``values`` (numbers), as a float64 NumPy array.
+
+    Blocking; every rank must call it with the same number of values.
+    """
+    local = np.asarray(values, dtype=np.float64).reshape(-1)
+    total = np.empty_like(local)
+    comm().Allreduce(local, total, op=_MPI.SUM)
+    return total
+
+
+def broadcast_object(obj, root=0):
+    """``obj`` from rank ``root`` on every rank (pickled: for small, trusted metadata)."""
+    return comm().bcast(obj, root=root)
+
+
+def abort(code=1):
+    """End every rank now (flushing this one's output first)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    if _several_ranks():
+        _COMM.Abort(code)
+    os._exit(code)
+
+
+@contextlib.contextmanager
+def abort_on_error():
+    """Run a block; if it raises (or exits non-zero), print the error and abort every rank.
+
+    In a world of one process the exception simply propagates.
+    """
+    try:
+        yield
+    except SystemExit as exc:
+        if exc.code not in (None, 0) and _several_ranks():
+            _report(f"exited with {exc.code!r}")
+            abort(exc.code if isinstance(exc.code, int) else 1)
+        raise
+    except BaseException:
+        if not _several_ranks():
+            raise
+        _report(traceback.format_exc())
+        abort(1)
+
+
+def run(main, *args, **kwargs):
+    """``main(*args, **kwargs)`` under ``init()`` and ``abort_on_error()``; its result.
+
+    The usual entry point of a script started with ``mpiexec -n 2 python script.py``.
+    """
+    init()
+    with abort_on_error():
+        return main(*args, **kwargs)
+
+
+def _several_ranks():
+    return _COMM is not None and _COMM.Get_size() > 1
+
+
+def _report(message):
+    who = f"rank {_COMM.Get_rank()}" if _COMM is not None else "gpugrad.distributed"
+    sys.stderr.write(f"[{who}] failed, aborting all ranks:\n{message}\n")
+
+
+def _install_hooks():
+    """Uncaught exceptions (main thread or any other) abort every rank."""
+    previous = sys.excepthook
+
+    previous_thread = threading.excepthook
+
+    def excepthook(exc_type, exc, tb):
+        with contextlib.suppress(Exception):
+            previous(exc_type, exc, tb)
+        if _several_ranks():
+            _report(f"{exc_type.__name__}: {exc}")
+            abort(1)
+
+    def thread_excepthook(args):
+        if args.exc_type is SystemExit or not _several_ranks():
+            previous_thread(args)
+            return
+        _report("".join(traceback.format_exception(args.exc_type, args.exc_value,
+                                                   args.exc_traceback)))
+        abort(1)
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook

@@ -1,0 +1,16 @@
+"""Function transforms, as in ``torch.func`` and JAX: ``grad``, ``vjp``, ``jvp`` (true
+forward mode), ``jacrev``, ``jacfwd``, ``jacobian`` and ``hessian``; they compose.
+
+>>> import gpugrad as gg
+>>> f = lambda x: (x ** 2).sum()
+>>> gg.func.grad(f)(gg.tensor([1.0, 2.0])).tolist()
+[2.0, 4.0]
+>>> gg.func.hessian(f, gg.tensor([1.0, 2.0])).tolist()
+[[2.0, 0.0], [0.0, 2.0]]
+"""
+from . import forward_ad
+from .jacobians import hessian, jacfwd, jacobian, jacrev
+from .transforms import grad, grad_and_value, jvp, vjp
+
+__all__ = ["forward_ad", "grad", "grad_and_value", "hessian", "jacfwd", "jacobian", "jacrev",
+           "jvp", "vjp"]

@@ -1,0 +1,122 @@
+"""Jacobians and Hessians: ``jacrev`` (one backward pass per output element), ``jacfwd``
+(one forward pass per input element), ``jacobian`` (picks the cheaper) and ``hessian``
+(forward-over-reverse).
+
+Reverse mode suits many inputs and few outputs, forward mode the opposite: for
+f: R -> R^1000, ``jacfwd`` makes one pass where ``jacrev`` makes a thousand.
+The Jacobian of an output of shape ``S`` with respect to an input of shape ``T`` has shape
+``S + T``.
+"""
+from ..ops.join import stack
+from ..tensor import Tensor
+from .transforms import argnums_tuple, jvp, vjp
+
+
+def jacrev(f, argnums=0):
+    """The function computing ``f``'s Jacobian by reverse mode (a tuple for tuple argnums).
+
+    >>> import gpugrad as gg
+    >>> gg.func.jacrev(lambda x: x * x)(gg.tensor([1.0, 2.0])).tolist()
+    [[2.0, 0.0], [0.0, 4.0]]
+    """
+    def jac_f(*args):
+        nums = argnums_tuple(argnums, len(args))
+        out, vjp_fn = vjp(_partial(f, args, nums), *[args[i] for i in nums])
+        jacs = _rows(out, vjp_fn, [args[i] for i in nums])
+        return jacs[0] if isinstance(argnums, int) else jacs
+    return jac_f
+
+
+def jacfwd(f, argnums=0):
+    """The function computing ``f``'s Jacobian by forward mode: one ``jvp`` per input element,
+    along each basis direction (a tuple for tuple argnums).
+
+    >>> import gpugrad as gg
+    >>> gg.func.jacfwd(lambda x: x * x)(gg.tensor([1.0, 2.0])).tolist()
+    [[2.0, 0.0], [0.0, 4.0]]
+    """
+    def jac_f(*args):
+        nums = argnums_tuple(argnums, len(args))
+        jacs = tuple(_columns(_partial(f, args, (i,)), args[i]) for i in nums)
+        return jacs[0] if isinstance(argnums, int) else jacs
+    return jac_f
+
+
+def jacobian(f, x):
+    """``f``'s Jacobian at ``x`` (a tensor, or a tuple of tensors for a tuple of Jacobians):
+    forward mode when ``f`` has more output than input elements, reverse mode otherwise.
+
+    >>> import gpugrad as gg
+    >>> gg.func.jacobian(lambda x: x.sum(), gg.tensor([1.0, 2.0])).tolist()
+    [1.0, 1.0]
+    """
+    xs = (x,) if isinstance(x, Tensor) else tuple(x)
+    out, vjp_fn = vjp(f, *xs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"jacobian: f must return a Tensor, got {type(out).__name__}")
+    if out.numel() > sum(t.numel() for t in xs):
+        jacs = jacfwd(f, argnums=tuple(range(len(xs))))(*xs)
+    else:
+        jacs = _rows(out, vjp_fn, xs)  # reuses the forward pass vjp just made
+    return jacs[0] if isinstance(x, Tensor) else jacs
+
+
+def hessian(f, x):
+    """The Hessian of ``f`` (a one-element output) at ``x``, of shape ``x.shape * 2``:
+    forward mode over the reverse-mode gradient, one ``jvp`` per element of ``x``.
+
+    >>> import gpugrad as gg
+    >>> gg.func.hessian(lambda x: (x ** 3).sum(), gg.tensor([1.0, 2.0])).tolist()
+    [[6.0, 0.0], [0.0, 12.0]]
+    """
+    return jacfwd(jacrev(f))(x)
+
+
+def _partial(f, args, nums):
+    """``f`` as a function of the arguments at positions ``nums``, the others held fixed."""
+    def g(*chosen):
+        full = list(args)
+        for i, value in zip(nums, chosen):
+            full[i] = value
+        return f(*full)
+    return g
+
+
+def _basis(like, k):
+    """The ``k``-th standard basis tensor of ``like``'s shape, dtype and device."""
+    xp = like._backend.xp
+    e = xp.zeros(like.numel(), dtype=like.dtype)
+    e[k] = 1
+    return like._like(e.reshape(like.shape))
+
+
+def _rows(out, vjp_fn, xs):
+    """The Jacobians w.r.t. ``xs``, one ``vjp`` (backward pass) per output element."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"jacrev: f must return a Tensor, got {type(out).__name__}")
+    rows = [vjp_fn(_basis(out, k)) for k in range(out.numel())]
+    return tuple(_assemble([r[i] for r in rows], out.shape, x, dim=0) for i, x in enumerate(xs))
+
+
+def _columns(g, x):
+    """The Jacobian of ``g`` at ``x``, one ``jvp`` (forward pass) per element of ``x``."""
+    if x.numel() == 0:
+        return _assemble([], _as_out(g(x)).shape, x, dim=1)
+    columns = [_as_out(jvp(g, (x,), (_basis(x, j),))[1]) for j in range(x.numel())]
+    return _assemble(columns, columns[0].shape, x, dim=1)
+
+
+def _as_out(t):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"jacfwd: f must return a Tensor, got {type(t).__name__}")
+    return t
+
+
+def _assemble(pieces, out_shape, x, dim):
+    """Stack flattened rows (dim 0) or columns (dim 1) into a Jacobian of shape
+    ``out_shape + x.shape``; stacking is differentiable, so Jacobians nest."""
+    if not pieces:
+        xp = x._backend.xp
+        return x._like(xp.zeros(tuple(out_shape) + x.shape, dtype=x.dtype))
+    flat = stack([p.reshape(-1) for p in pieces], dim)
+    return flat.reshape(tuple(out_shape) + x.shape)

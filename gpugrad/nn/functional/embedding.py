@@ -1,0 +1,98 @@
+"""``embedding``: rows of a weight matrix picked by integer indices.
+
+Dense gradients scatter-add the output gradient into a (V, D) zero matrix (repeated indices
+accumulate). ``sparse=True`` instead hands the weight a ``RowSparseGrad`` holding only the
+rows the batch used: since ``backward`` returns Tensors, the op adds that gradient to the
+weight's ``.grad`` itself and returns None for it (so the weight must be a leaf, and
+``gg.grad`` with respect to it sees no gradient).
+"""
+from ...autograd.function import Function
+from ...ops.indexing import IndexAdd
+from ...sparse import RowSparseGrad
+from ...tensor import Tensor
+
+
+class Embedding(Function):
+    """weight[index]; row ``padding_idx`` gets no gradient (PyTorch's rule)."""
+
+    @staticmethod
+    def forward(ctx, xp, weight, index, padding_idx, sparse, leaf):
+        ctx.index, ctx.padding_idx, ctx.sparse, ctx.leaf = index, padding_idx, sparse, leaf
+        return weight[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = g._backend.xp
+        index, padding_idx = ctx.index, ctx.padding_idx
+        if ctx.sparse:
+            _accumulate_sparse(ctx, g, xp)
+            return None
+        if padding_idx is not None:
+            g = g * g._like((index != padding_idx)[..., None].astype(g.dtype))
+        return IndexAdd.apply(g, index=index, shape=ctx.input_shapes[0])
+
+    @staticmethod
+    def jvp(ctx, t):
+        # The true derivative: padding_idx only masks the gradient, as in PyTorch.
+        return t[t._like(ctx.index)]
+
+
+def _accumulate_sparse(ctx, g, xp):
+    weight = ctx.leaf
+    dim = ctx.input_shapes[0][1]
+    rows = ctx.index.reshape(-1)
+    # A copy: the values must not alias a gradient array that something else may reuse.
+    values = xp.array(g.data.reshape(-1, dim), copy=True)
+    if ctx.padding_idx is not None:
+        keep = rows != ctx.padding_idx
+        rows, values = rows[keep], values[keep]
+    weight._accumulate_grad(RowSparseGrad(rows, values, ctx.input_shapes[0]))
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Look up rows of ``weight`` (V, D) at integer ``input`` (any shape) -> input.shape + (D,).
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.embedding(gg.tensor([[2, 0]]), gg.eye(3)).tolist()
+    [[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]]
+    """
+    if max_norm is not None or scale_grad_by_freq:
+        raise NotImplementedError("embedding: max_norm and scale_grad_by_freq are not "
+                                  "supported")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got "
+                         f"shape {weight.shape}")
+    num = weight.shape[0]
+    index = _index_array(input, weight)
+    bad = (index < 0) | (index >= num)
+    if bool(bad.any()):  # one host sync; the bad value is read only on the error path
+        raise IndexError(f"embedding: index {int(index[bad][0])} is out of range for "
+                         f"{num} embeddings (valid: 0..{num - 1})")
+    padding_idx = _padding_index(padding_idx, num)
+    use_sparse = sparse and weight.requires_grad and weight.grad_fn is None
+    return Embedding.apply(weight, index=index, padding_idx=padding_idx, sparse=use_sparse,
+                           leaf=weight if use_sparse else None)
+
+
+def _index_array(input, weight):
+    if isinstance(input, Tensor):
+        if input.device is not weight.device:
+            raise RuntimeError(f"embedding: indices on {input.device}, weight on "
+                               f"{weight.device}")
+        index = input.data
+    else:
+        index = weight._backend.xp.asarray(input)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {index.dtype}")
+    return index
+
+
+def _padding_index(padding_idx, num):
+    if padding_idx is None:
+        return None
+    if not -num <= padding_idx < num:
+        raise ValueError(f"embedding: padding_idx {padding_idx} must be within "
+                         f"num_embeddings ({num})")
+    return padding_idx % num

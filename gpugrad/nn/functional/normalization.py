@@ -1,0 +1,127 @@
+"""``layer_norm`` and ``batch_norm``: one fused normalisation op plus an affine transform.
+
+``Normalize`` computes (x - mean) / sqrt(var + eps) over some axes in one pass of array
+code and has a closed-form backward; the affine part is ordinary Tensor ops.
+"""
+from ...autograd.function import Function
+from ._util import differentiating
+from .activation import _upcast
+
+
+class Normalize(Function):
+    """xhat = (x - mean) * rstd over ``axes``, rstd = 1 / sqrt(biased var + eps).
+
+    ``mean`` and ``var`` may be passed in when the caller already computed them (batch
+    norm needs them for its running statistics)."""
+
+    saves_inputs = (0,)
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, xp, x, axes, eps, mean=None, var=None):
+        z = _upcast(x)
+        if mean is None:
+            mean, var = _moments(z, axes)
+        rstd = 1.0 / xp.sqrt(var + eps)
+        ctx.axes, ctx.eps, ctx.rstd = axes, eps, rstd.astype(x.dtype, copy=False)
+        return ((z - mean) * rstd).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, xhat = ctx.saved_tensors
+        axes = ctx.axes
+        centered = g - g.mean(axes, keepdim=True)
+        return _rstd(ctx, x) * (centered - xhat * (g * xhat).mean(axes, keepdim=True))
+
+    @staticmethod
+    def jvp(ctx, t):
+        x, xhat, axes = ctx.inputs[0], ctx.output, ctx.axes
+        centered = t - t.mean(axes, keepdim=True)
+        return _rstd(ctx, x) * (centered - xhat * (xhat * centered).mean(axes, keepdim=True))
+
+
+def _moments(z, axes):
+    """Mean and biased variance; two passes, so the variance never cancels."""
+    mean = z.mean(axis=axes, keepdims=True)
+    d = z - mean
+    return mean, (d * d).mean(axis=axes, keepdims=True)
+
+
+def _rstd(ctx, x):
+    """rstd as a Tensor: the saved constant, or, when it will be differentiated again,
+    recomputed from ``x`` so that its own dependence on x is seen."""
+    if not differentiating():
+        return x._like(ctx.rstd)
+    centered = x - x.mean(ctx.axes, keepdim=True)
+    return ((centered * centered).mean(ctx.axes, keepdim=True) + ctx.eps) ** -0.5
+
+
+def _affine(out, weight, bias, shape):
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` dims, then scale and shift.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> [round(v, 4) for v in F.layer_norm(gg.tensor([[1.0, 3.0]]), (2,))[0].tolist()]
+    [-1.0, 1.0]
+    """
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    k = len(normalized_shape)
+    if k == 0 or input.ndim < k or input.shape[input.ndim - k:] != normalized_shape:
+        raise ValueError(f"layer_norm: expected input with trailing shape {normalized_shape}, "
+                         f"got input of shape {input.shape}")
+    axes = tuple(range(input.ndim - k, input.ndim))
+    out = Normalize.apply(input, axes=axes, eps=eps)
+    return _affine(out, weight, bias, normalized_shape)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Normalise each channel (dim 1) with batch statistics while ``training`` (and update
+    the running statistics in place, the variance unbiased), or with the running ones.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> rm, rv = gg.zeros(1), gg.ones(1)
+    >>> F.batch_norm(gg.tensor([[1.0], [3.0]]), rm, rv, training=True).shape, rm.tolist()
+    ((2, 1), [0.20000000298023224])
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected input with a channel dim 1, got shape "
+                         f"{input.shape}")
+    n_ch = input.shape[1]
+    axes = (0,) + tuple(range(2, input.ndim))
+    shape = (1, n_ch) + (1,) * (input.ndim - 2)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var are needed when not "
+                             "training")
+        scale = (running_var + eps) ** -0.5
+        out = (input - running_mean.reshape(shape)) * scale.reshape(shape)
+        return _affine(out, weight, bias, shape)
+    count = input.numel() // max(n_ch, 1)
+    if count <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {input.shape}")
+    mean, var = _moments(_upcast(input.data), axes)
+    out = Normalize.apply(input, axes=axes, eps=eps, mean=mean, var=var)
+    if running_mean is not None:
+        _blend(running_mean, mean.reshape(n_ch), momentum)
+    if running_var is not None:
+        _blend(running_var, var.reshape(n_ch) * (count / (count - 1)), momentum)
+    return _affine(out, weight, bias, shape)
+
+
+def _blend(running, batch_value, momentum):
+    """running <- (1 - momentum) * running + momentum * batch_value, in place."""
+    running.data[...] = (1.0 - momentum) * running.data + momentum * batch_value
+    running._bump_version()

@@ -1,0 +1,7 @@
+"""Training utilities: gradient clipping, flat parameter vectors, variable-length batches."""
+from .clip_grad import clip_grad_norm_, clip_grad_value_
+from .convert_parameters import parameters_to_vector, vector_to_parameters
+from .rnn import lengths_to_mask, pad_sequence
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "lengths_to_mask", "pad_sequence",
+           "parameters_to_vector", "vector_to_parameters"]

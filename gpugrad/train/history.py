@@ -1,0 +1,63 @@
+"""Training history (a dict of lists) and its loss/accuracy plot."""
+import os
+
+
+class History(dict):
+    """Per-epoch metrics as lists: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``,
+    ``lr``, ... plus ``batch_loss`` (every step's loss).
+
+    >>> h = History()
+    >>> h.append({"loss": 0.5, "val_loss": 0.7})
+    >>> h.append({"loss": 0.25})
+    >>> h["loss"], h.last("loss")
+    ([0.5, 0.25], 0.25)
+    """
+
+    def append(self, logs):
+        """Add one epoch's ``logs`` (a dict of numbers)."""
+        for key, value in logs.items():
+            self.setdefault(key, []).append(float(value))
+
+    def last(self, key, default=None):
+        values = self.get(key)
+        return values[-1] if values else default
+
+    def plot(self, path):
+        """Write the loss and accuracy curves to ``path`` (PNG); see ``plot_history``."""
+        return plot_history(self, path)
+
+
+def plot_history(history, path):
+    """Plot loss (and accuracy, if recorded) per epoch, train and validation, into a PNG.
+
+    Needs matplotlib (imported here, with the non-interactive Agg backend). Returns ``path``.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("plot_history needs matplotlib: pip install gpugrad[tensorboard]") \
+            from None
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    panels = [name for name in ("loss", "accuracy") if history.get(name)]
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5 * max(len(panels), 1), 3.5),
+                             squeeze=False)
+    for ax, name in zip(axes[0], panels):
+        epochs = range(1, len(history[name]) + 1)
+        ax.plot(epochs, history[name], marker="o", label="train")
+        if history.get("val_" + name):
+            ax.plot(range(1, len(history["val_" + name]) + 1), history["val_" + name],
+                    marker="o", label="validation")
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,331 @@
+"""``Trainer``: the training loop every project writes, written once.
+
+Several devices -> DataParallel; several MPI ranks -> DistributedDataParallel; progress bars,
+per-epoch metrics, schedulers, callbacks, TensorBoard, checkpoints that resume exactly.
+"""
+import math
+import time
+
+from tqdm.auto import tqdm
+
+import gpugrad as gg
+from ..data import DataLoader, Dataset, TensorDataset
+from ..optim.lr_scheduler import ReduceLROnPlateau
+from .engines import make_engine
+from .history import History, plot_history
+from .tensorboard import TensorBoardLogger
+
+
+class Trainer:
+    """Fit ``model`` with ``optimizer`` on ``loss_fn(outputs, targets)`` (a mean loss).
+
+    * ``devices``: None (the model's device), ``"auto"`` (every GPU, else two CPU
+      replicas), or a list such as ``["cuda:0", "cuda:1"]``, ``["cpu"]``, ``["cpu", "cpu"]``.
+      Several devices train with ``DataParallel``; under ``mpiexec`` with several ranks,
+      with ``DistributedDataParallel`` (one device per rank).
+    * ``fit(train_data, epochs, batch_size)``: ``batch_size`` is *per device*, so the
+      effective batch is ``batch_size`` x devices (x ranks). Data is a ``Dataset``, a
+      tuple ``(inputs..., targets)`` of tensors, or a ``DataLoader`` (used as is). A
+      batch's last element is the target; the others are the model's inputs.
+    * Metrics per epoch, train and validation: ``loss`` and, for class-index targets,
+      ``accuracy``. ``history`` holds them (dict of lists), ``batch_loss`` every step's.
+    * ``scheduler`` is stepped per ``"epoch"`` or per ``"batch"``; ``ReduceLROnPlateau``
+      gets ``scheduler_monitor`` (default ``val_loss`` if there is validation data, else
+      ``loss``).
+    * Non-finite loss: ``on_nonfinite="raise"`` stops with ``FloatingPointError`` naming
+      the epoch and step; ``"skip"`` drops that batch's update.
+    * ``log_dir``: TensorBoard run folder (tensorboardX): step and epoch scalars, parameter
+      and gradient histograms per epoch, and hyperparameters with the final metrics.
+    * ``fit(..., resume_from=path)`` continues a ``ModelCheckpoint`` file bit-identically:
+      model, optimizer, scheduler, RNG state, loader seed and epoch, history, callbacks.
+      (The GPU generators are not saved: resume with GPU dropout is not bit-identical.)
+    """
+
+    def __init__(self, model, optimizer, loss_fn, devices=None, scheduler=None,
+                 scheduler_step="epoch", scheduler_monitor=None, callbacks=(), log_dir=None,
+                 on_nonfinite="raise", progress=True, seed=None, hparams=None,
+                 histograms=True, bucket_cap_mb=25, check_every=None):
+        if scheduler_step not in ("epoch", "batch"):
+            raise ValueError(f"scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
+        if on_nonfinite not in ("raise", "skip"):
+            raise ValueError(f"on_nonfinite must be 'raise' or 'skip', got {on_nonfinite!r}")
+        self.engine = make_engine(model, devices, bucket_cap_mb=bucket_cap_mb,
+                                  check_every=check_every)
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.scheduler = scheduler
+        self.scheduler_step = scheduler_step
+        self.scheduler_monitor = scheduler_monitor
+        self.callbacks = list(callbacks)
+        self.log_dir = log_dir
+        self.on_nonfinite = on_nonfinite
+        self.progress = progress
+        self.seed = seed
+        self.extra_hparams = dict(hparams or {})
+        self.histograms = histograms
+        self.history = History()
+        self.epoch = 0          # epochs completed
+        self.global_step = 0    # optimizer steps taken
+        self.stop_training = False
+        self.batch_size = None
+        self._loader = None
+        self._logger = None
+
+    @property
+    def devices(self):
+        return [str(d) for d in self.engine.devices]
+
+    @property
+    def is_main_process(self):
+        """False on every MPI rank but 0 (they neither print, log nor save)."""
+        return self.engine.is_main
+
+    # ---- fit ---------------------------------------------------------------------------
+    def fit(self, train_data, epochs, batch_size=32, val_data=None, resume_from=None):
+        """Train until ``epochs`` epochs are complete in total; returns ``history``."""
+        self.batch_size = batch_size
+        self._loader = self._make_loader(train_data, batch_size, shuffle=True)
+        if resume_from is not None:
+            self.load_state_dict(gg.load(resume_from))
+        self.stop_training = False
+        self._open_logger()
+        self._call("on_fit_start")
+        for epoch in range(self.epoch, epochs):
+            self._call("on_epoch_start", epoch)
+            lr = self.optimizer.param_groups[0]["lr"]
+            logs = self._train_epoch(epoch, epochs)
+            if val_data is not None:
+                logs.update({f"val_{k}": v
+                             for k, v in self.evaluate(val_data, batch_size).items()})
+            logs["lr"] = lr
+            if self.scheduler is not None and self.scheduler_step == "epoch":
+                self._step_scheduler(logs)
+            self.epoch = epoch + 1
+            self.history.append(logs)
+            self._log_epoch(logs)
+            self._call("on_epoch_end", epoch, logs)
+            if self.stop_training:
+                break
+        self._call("on_fit_end")
+        self._close_logger(epochs)
+        return self.history
+
+    def _train_epoch(self, epoch, epochs):
+        _set_mode(self.model, True)
+        self._loader.set_epoch(epoch)
+        sums = {"loss": 0.0, "examples": 0, "correct": 0, "counted": 0, "skipped": 0}
+        bar = tqdm(total=len(self._loader), desc=f"epoch {epoch + 1}/{epochs}",
+                   unit="batch", disable=not (self.progress and self.is_main_process),
+                   leave=True, dynamic_ncols=True)
+        started = time.perf_counter()
+        for step, batch in enumerate(self._loader):
+            counts = []
+            value = self._train_step(batch, counts, epoch, step)
+            if value is None:
+                sums["skipped"] += 1
+                bar.update(1)
+                continue
+            n = len(batch[0])
+            sums["loss"] += value * n
+            sums["examples"] += n
+            sums["correct"] += sum(c for c, _ in counts)
+            sums["counted"] += sum(m for _, m in counts)
+            seconds = time.perf_counter() - started
+            bar.set_postfix(loss=f"{sums['loss'] / sums['examples']:.4f}",
+                            ex_s=f"{sums['examples'] / max(seconds, 1e-9):.0f}", refresh=False)
+            bar.update(1)
+            self._call("on_batch_end", self.global_step, {"loss": value})
+        bar.close()
+        seconds = time.perf_counter() - started
+        return self._epoch_logs(sums, seconds)
+
+    def _train_step(self, batch, counts, epoch, step):
+        """One optimizer step; its loss, or None if the batch was skipped."""
+        self.optimizer.zero_grad()
+        loss = self.engine.forward_backward(self._step_loss(counts), *batch)
+        value = float(loss.item())
+        if not math.isfinite(value):
+            if self.on_nonfinite == "raise":
+                raise FloatingPointError(
+                    f"non-finite loss ({value}) at epoch {epoch + 1}, step {step + 1} (global "
+                    f"step {self.global_step + 1}); lower the learning rate, check the data, "
+                    "or pass on_nonfinite='skip' to drop such batches")
+            self.optimizer.zero_grad()
+            return None
+        self.optimizer.step()
+        self.global_step += 1
+        if self.scheduler is not None and self.scheduler_step == "batch":
+            self._step_scheduler({"loss": value})
+        self.history.setdefault("batch_loss", []).append(value)
+        if self._logger is not None:
+            self._logger.scalars({"train/batch_loss": value}, self.global_step)
+        return value
+
+    def _step_loss(self, counts):
+        """``loss_fn(model(*inputs), target)`` for one shard; it also counts correct
+        predictions (the list append is safe from DataParallel's worker threads)."""
+        loss_fn = self.loss_fn
+
+        def step_loss(model, *batch):
+            *inputs, target = batch
+            outputs = model(*inputs)
+            counts.append(_correct(outputs, target))
+            return loss_fn(outputs, target)
+        return step_loss
+
+    def _epoch_logs(self, sums, seconds):
+        # Losses are global means and examples count global batches, the same on every
+        # rank; correct predictions were counted on this rank's shards only.
+        correct, counted = self.engine.all_reduce_sum([sums["correct"], sums["counted"]])
+        examples = sums["examples"]
+        logs = {"loss": sums["loss"] / examples if examples else float("nan")}
+        if counted:
+            logs["accuracy"] = correct / counted
+        logs["examples_per_s"] = examples / max(seconds, 1e-9)
+        if sums["skipped"]:
+            logs["skipped_batches"] = sums["skipped"]
+        return logs
+
+    def _step_scheduler(self, logs):
+        if isinstance(self.scheduler, ReduceLROnPlateau):
+            monitor = self.scheduler_monitor or ("val_loss" if "val_loss" in logs else "loss")
+            self.scheduler.step(logs[monitor])
+        else:
+            self.scheduler.step()
+
+    # ---- evaluation --------------------------------------------------------------------
+    def evaluate(self, data, batch_size=None):
+        """``{"loss": ..., "accuracy": ...}`` (accuracy for class-index targets) on ``data``,
+        without gradients, in eval mode (the previous mode is restored)."""
+        size = batch_size or self.batch_size or 256
+        loader = self._make_loader(data, size, shuffle=False)
+        was_training = getattr(self.model, "training", True)
+        _set_mode(self.model, False)
+        loss_sum, examples, correct, counted = 0.0, 0, 0, 0
+        with gg.no_grad():
+            for batch in loader:
+                part = self.engine.local_part(batch)
+                if len(part[0]) == 0:
+                    continue
+                *inputs, target = part
+                outputs = self.model(*inputs)
+                n = len(target)
+                loss_sum += float(self.loss_fn(outputs, target).item()) * n
+                examples += n
+                right, seen = _correct(outputs, target)
+                correct, counted = correct + right, counted + seen
+        _set_mode(self.model, was_training)
+        loss_sum, examples, correct, counted = self.engine.all_reduce_sum(
+            [loss_sum, examples, correct, counted])
+        result = {"loss": loss_sum / examples if examples else float("nan")}
+        if counted:
+            result["accuracy"] = correct / counted
+        return result
+
+    # ---- state -------------------------------------------------------------------------
+    def state_dict(self):
+        """Everything a resumed ``fit`` needs, as ``gg.save`` can store it."""
+        state = {"epoch": self.epoch, "global_step": self.global_step,
+                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "rng": gg.get_rng_state(),
+                 "history": {key: list(values) for key, values in self.history.items()},
+                 "callbacks": [cb.state_dict() for cb in self.callbacks]}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        if self._loader is not None:
+            state["loader"] = self._loader.state_dict()
+        return state
+
+    def load_state_dict(self, state):
+        """Restore a ``state_dict()`` (e.g. ``gg.load`` of a checkpoint)."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+        gg.set_rng_state(state["rng"])
+        if self._loader is not None and "loader" in state:
+            self._loader.load_state_dict(state["loader"])
+        self.history = History({key: list(values) for key, values in state["history"].items()})
+        saved = state.get("callbacks", [])
+        if len(saved) != len(self.callbacks):
+            raise ValueError(f"checkpoint has state for {len(saved)} callbacks, this Trainer "
+                             f"has {len(self.callbacks)}")
+        for callback, cb_state in zip(self.callbacks, saved):
+            callback.load_state_dict(cb_state)
+        self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+
+    def plot_history(self, path):
+        """Loss and accuracy curves of ``history`` as a PNG (matplotlib)."""
+        return plot_history(self.history, path)
+
+    # ---- helpers -----------------------------------------------------------------------
+    def _make_loader(self, data, per_device, shuffle):
+        if isinstance(data, DataLoader):
+            return data
+        if isinstance(data, (tuple, list)):
+            data = TensorDataset(*data)
+        if not isinstance(data, Dataset) and not hasattr(data, "__getitem__"):
+            raise TypeError(f"expected a Dataset, a DataLoader or a tuple of tensors, got "
+                            f"{type(data).__name__}")
+        return DataLoader(data, batch_size=per_device * self.engine.replicas, shuffle=shuffle,
+                          seed=self.seed)
+
+    def _call(self, hook, *args):
+        """Run ``hook`` on every callback; those marked ``runs_last`` after the others."""
+        ordered = sorted(self.callbacks, key=lambda cb: getattr(cb, "runs_last", False))
+        for callback in ordered:
+            getattr(callback, hook)(self, *args)
+
+    def _open_logger(self):
+        if self.log_dir is not None and self.is_main_process and self._logger is None:
+            self._logger = TensorBoardLogger(self.log_dir)
+
+    def _log_epoch(self, logs):
+        if self._logger is None:
+            return
+        for key, value in logs.items():
+            split, _, name = key.partition("_") if key.startswith("val_") else ("train", "", key)
+            tag = "lr" if key == "lr" else f"{split}/{name}"
+            self._logger.scalars({tag: value}, self.epoch)
+        if self.histograms:
+            self._logger.histograms(self.model, self.epoch)
+        self._logger.flush()
+
+    def _close_logger(self, epochs):
+        if self._logger is None:
+            return
+        final = {key: self.history.last(key) for key in ("loss", "accuracy", "val_loss",
+                                                           "val_accuracy") if key in self.history}
+        self._logger.hparams(self._hparams(epochs), final)
+        self._logger.close()
+        self._logger = None
+
+    def _hparams(self, epochs):
+        group = self.optimizer.param_groups[0]
+        hparams = {"optimizer": type(self.optimizer).__name__, "epochs": epochs,
+                   "batch_size_per_device": self.batch_size, "replicas": self.engine.replicas}
+        for key, value in group.items():
+            if key != "params":
+                hparams[key] = value
+        hparams.update(self.extra_hparams)
+        return hparams
+
+
+def _correct(outputs, target):
+    """``(correct, counted)`` for class scores ``(n, C)`` against class indices ``(n,)``;
+    ``(0, 0)`` for anything else (regression, say)."""
+    if not (isinstance(target, gg.Tensor) and isinstance(outputs, gg.Tensor)):
+        return 0, 0
+    if target.dtype.kind not in "iu" or outputs.ndim != 2 or target.shape != outputs.shape[:1]:
+        return 0, 0
+    with gg.no_grad():
+        right = int((outputs.argmax(1) == target).sum().item())
+    return right, len(target)
+
+
+def _set_mode(model, training):
+    train = getattr(model, "train", None)
+    if train is not None:
+        train(training)
