@@ -82,14 +82,22 @@ class Function:
         result.requires_grad = True
         result.grad_fn = self
         if self.saves_inputs or self.saves_output:
-            saved = [inputs[i] for i in self.saves_inputs]
-            if self.saves_output:
-                saved.append(result._alias())
+            saved = []
             versions = []
-            for t in saved:
+            for i in self.saves_inputs:
+                t = inputs[i]
                 if t._version is None:
                     t._version = [0]
+                saved.append(t)
                 versions.append(t._version[0])
+            if self.saves_output:
+                alias = object.__new__(Tensor)  # result._alias(), inlined
+                alias.data = result.data
+                alias._backend = result._backend
+                alias._device = result._device
+                alias._version = result._version = [0]
+                saved.append(alias)
+                versions.append(0)
             self._saved = saved
             self._versions = versions
 

@@ -15,6 +15,14 @@ class Backend:
     #: False for backends whose device context is a no-op, so the hot path can skip it.
     has_device_context = False
 
+    def __reduce__(self):
+        # One backend object per array library: copies resolve to the live one.
+        from .device import CPU, backend_for
+        return backend_for, (CPU if self.name == "numpy" else _first_gpu(),)
+
+    def __deepcopy__(self, memo):
+        return self
+
     def device_context(self, device):
         """Context manager making ``device`` current while an op runs (a no-op on CPU)."""
         return contextlib.nullcontext()
@@ -37,3 +45,8 @@ class Backend:
 
     def synchronize(self, device=None):
         """Wait for queued work on ``device`` (a no-op on CPU)."""
+
+
+def _first_gpu():
+    from .device import device
+    return device("cuda:0")

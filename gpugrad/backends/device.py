@@ -35,6 +35,11 @@ class Device:
     def __hash__(self):
         return hash(self._name)
 
+    def __reduce__(self):
+        # Copies and unpickled tensors must get the interned object: ops compare devices
+        # by identity.
+        return device, (self._name,)
+
     @property
     def backend(self):
         return backend_for(self)

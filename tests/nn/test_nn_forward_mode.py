@@ -27,8 +27,8 @@ CASES = [
     ("cross_entropy", (3, 4), lambda x: F.cross_entropy(x, TARGET, CLASS_W,
                                                         label_smoothing=0.2)),
     ("nll_loss", (3, 4), lambda x: F.nll_loss(F.log_softmax(x, 1), TARGET, reduction="sum")),
-    ("bce", (3, 4), lambda x: F.binary_cross_entropy_with_logits(x * x, PROBS,
-                                                                  pos_weight=CLASS_W)),
+    ("bce", (3, 4), lambda x: F.binary_cross_entropy_with_logits(
+        x * x, PROBS, pos_weight=CLASS_W)),
     ("layer_norm", (3, 4), lambda x: F.layer_norm(x * x, (4,))),
     ("batch_norm", (3, 4), lambda x: F.batch_norm(x * x, None, None, training=True)),
     ("conv2d", (1, 2, 4, 3), lambda x: F.conv2d(x * x, x[:, :, :2, :2] + 1, padding=1)),

@@ -1,4 +1,5 @@
 """Module behaviour: registration order, traversal, modes, state_dict, to(), repr."""
+import copy
 from collections import OrderedDict
 
 import numpy as np
@@ -236,3 +237,18 @@ def test_linear_matches_formula_and_gradcheck(rng):
 def test_forward_not_defined():
     with pytest.raises(NotImplementedError, match="forward"):
         nn.Module()(1)
+
+
+def test_deepcopy_makes_an_independent_working_replica():
+    net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    net(gg.ones(4, 2)).sum().backward()
+    replica = copy.deepcopy(net)
+    w, w2 = net[0].weight, replica[0].weight
+    assert isinstance(w2, nn.Parameter) and w2.data is not w.data
+    np.testing.assert_array_equal(host(w2), host(w))
+    assert w2.device is w.device  # ops compare devices by identity
+    out = replica(gg.ones(4, 2)) + net(gg.ones(4, 2))  # both usable, together
+    assert out.shape == (4, 3)
+    with gg.no_grad():
+        w2.fill_(0.0)
+    assert host(w).any()

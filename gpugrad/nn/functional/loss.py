@@ -141,7 +141,7 @@ def _rows_and_targets(name, input, target):
     return rows, target.data.reshape(-1), loss_shape
 
 
-def _check_targets(name, xp, target, n_classes, ignore_index):
+def _check_targets(name, target, n_classes, ignore_index):
     bad = (target != ignore_index) & ((target < 0) | (target >= n_classes))
     if bool(bad.any()):  # one host sync; the bad value is read only on the error path
         value = int(target[bad][0])
@@ -182,7 +182,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     rows, flat_target, loss_shape = _rows_and_targets(name, input, target)
     n_cls = rows.shape[1]
     xp = input._backend.xp
-    _check_targets(name, xp, flat_target, n_cls, ignore_index)
+    _check_targets(name, flat_target, n_cls, ignore_index)
     class_w = _class_weight(name, weight, n_cls, input)
     loss = SoftmaxCrossEntropy.apply(rows, target=flat_target, class_weight=class_w,
                                      ignore_index=ignore_index, smoothing=label_smoothing)
@@ -238,7 +238,7 @@ def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean")
     rows, flat_target, loss_shape = _rows_and_targets(name, input, _as_tensor(target, input))
     n_rows, n_cls = rows.shape
     xp = input._backend.xp
-    _check_targets(name, xp, flat_target, n_cls, ignore_index)
+    _check_targets(name, flat_target, n_cls, ignore_index)
     class_w = _class_weight(name, weight, n_cls, input)
     keep = flat_target != ignore_index
     safe = xp.where(keep, flat_target, 0)

@@ -4,6 +4,7 @@ Parameters, buffers and submodules live in insertion-ordered dicts, filled by
 ``__setattr__``, so every process walks them in the same order (what data-parallel
 training and checkpoints rely on).
 """
+import copy
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -356,6 +357,19 @@ class Module:
 
     def __dir__(self):
         return list(super().__dir__()) + list(self._all_registered())
+
+    def __deepcopy__(self, memo):
+        """A deep copy (replicas for data parallelism, say) whose tensors share the
+        originals' Device and backend objects: those are singletons that ops compare by
+        identity, which a plain deep copy would duplicate."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            for shared in (t._device, t._backend):
+                memo.setdefault(id(shared), shared)
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for name, value in self.__dict__.items():
+            object.__setattr__(new, name, copy.deepcopy(value, memo))
+        return new
 
 
 def _is_device(spec):
