@@ -2,6 +2,7 @@
 import pathlib
 import subprocess
 import sys
+
 import pytest
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+

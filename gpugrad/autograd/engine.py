@@ -44,12 +44,12 @@ def _run_hooks(hooks, grad):
 def _call_backward(node, grad, check):
     if node._hooks:
         grad = _run_hooks(node._hooks, grad)
-    backend = node.backend
+    backend = grad._backend  # the output's gradient lives where the op ran
     if check:
         state.anomaly = False  # checked below, so a NaN is blamed on this node's backward
     try:
         if backend.has_device_context:
-            with backend.device_context(node.device):
+            with backend.device_context(grad._device):
                 grads = node.backward(node, grad)
         else:
             grads = node.backward(node, grad)
@@ -74,20 +74,19 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
     ``.grad`` is touched (``gg.grad``); otherwise leaf gradients accumulate into ``.grad``.
     """
     deps = _dependencies(roots)
-    grads = {}
+    grads = {}  # partial sums for nodes still waiting on some of their consumers
     for root, g in zip(roots, root_grads):
         _add(grads, root, g)
     captured = None
     if inputs is not None:
         captured = {(t.grad_fn if t.grad_fn is not None else t): None for t in inputs}
-    ready = [r for r in dict.fromkeys(roots) if deps.get(r, 0) == 0]
+    ready = [(r, grads.pop(r)) for r in dict.fromkeys(roots) if deps.get(r, 0) == 0]
     # ids of gradient arrays already handed out, so no two .grad share one array
     given = {id(getattr(g, "data", g)) for g in root_grads}
     check = state.anomaly
     with set_grad_enabled(create_graph):
         while ready:
-            node = ready.pop()
-            grad = grads.pop(node, None)
+            node, grad = ready.pop()
             if not isinstance(node, Function):
                 _finish_leaf(node, grad, captured, given)
                 continue
@@ -95,7 +94,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
                 captured[node] = grad
             if grad is None:
                 in_grads = (None,) * len(node.next)
-            elif node._hooks is None and not check and not node.backend.has_device_context:
+            elif node._hooks is None and not check and not grad._backend.has_device_context:
                 in_grads = node.backward(node, grad)  # the common case, without a call layer
                 if in_grads.__class__ is not tuple:
                     in_grads = (in_grads,)
@@ -106,15 +105,19 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
             for nxt, g, shape in zip(node.next, in_grads, node.input_shapes):
                 if nxt is None:
                     continue
-                if g is not None:
-                    if g.data.shape != shape:
-                        g = g.sum_to_size(shape)  # the input was broadcast
-                    old = grads.get(nxt)
-                    grads[nxt] = g if old is None else old + g
+                if g is not None and g.data.shape != shape:
+                    g = g.sum_to_size(shape)  # the input was broadcast
                 left = deps[nxt] - 1
-                deps[nxt] = left
-                if left == 0:
-                    ready.append(nxt)
+                if left:
+                    deps[nxt] = left
+                    if g is not None:
+                        _add(grads, nxt, g)
+                    continue
+                # The last consumer has reported: the gradient is complete.
+                if nxt in grads:
+                    old = grads.pop(nxt)
+                    g = old if g is None else old + g
+                ready.append((nxt, g))
     if captured is not None:
         return [captured[t.grad_fn if t.grad_fn is not None else t] for t in inputs]
     return None

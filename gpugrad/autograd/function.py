@@ -17,9 +17,12 @@ What backward needs is declared: ``saves_inputs = (0, 1)`` keeps those inputs,
 ``saves_output = True`` keeps the result; ``ctx.saved_tensors`` returns them in that order
 after checking that none was modified in place since.
 """
+from operator import attrgetter
+
 from . import anomaly
 from .grad_mode import state
 
+_shape_of = attrgetter("shape")
 _RETAIN_MSG = ("trying to backward through the graph a second time (or to read saved tensors "
                "after they were freed); pass retain_graph=True to the first backward call")
 
@@ -53,8 +56,10 @@ class Function:
             if backend.has_device_context:
                 with backend.device_context(device):
                     out = cls.forward(ctx, backend.xp, *arrays, **params)
-            else:
+            elif params:
                 out = cls.forward(ctx, backend.xp, *arrays, **params)
+            else:
+                out = cls.forward(ctx, backend.xp, *arrays)  # an empty ** still costs a dict
         except ValueError as err:
             raise _shape_error(cls, arrays, err) from None
         if out.__class__ is not backend.array_type:
@@ -75,10 +80,11 @@ class Function:
 
     def _record(self, inputs, arrays, result):
         """Link this node into the graph: edges to the inputs' nodes, and saved state."""
-        self.next = [t.grad_fn or (t if t.requires_grad else None) for t in inputs]
-        self.input_shapes = [a.shape for a in arrays]
-        self.device = result._device
-        self.backend = result._backend
+        edges = []  # a plain loop: a list comprehension costs a frame on this hot path
+        for t in inputs:
+            edges.append(t.grad_fn or (t if t.requires_grad else None))
+        self.next = edges
+        self.input_shapes = list(map(_shape_of, arrays))
         result.requires_grad = True
         result.grad_fn = self
         if self.saves_inputs or self.saves_output:

@@ -118,9 +118,23 @@ class Reducer:
                     p.grad = None
                     continue
                 b, offset = self._slot[pos]
-                grad = gg.empty(p.shape, dtype=p.dtype, device=p.device)
+                grad = _reusable(p)
+                if grad is None:
+                    grad = gg.empty(p.shape, dtype=p.dtype, device=p.device)
                 unpack(self.flats[b][offset:offset + p.numel()], [grad.data], scale=scale)
                 p.grad = grad
+
+
+def _reusable(p):
+    """``p.grad`` if the average can overwrite it in place (saves an allocation per step):
+    the local gradient backward just left there, dense, C-contiguous, of ``p``'s dtype. The
+    engine never lets two ``.grad`` share an array, so nothing else sees the write."""
+    grad = p.grad
+    if not isinstance(grad, gg.Tensor) or grad.dtype != p.dtype or grad.shape != p.shape:
+        return None
+    flags = grad.data.flags
+    writeable = getattr(flags, "writeable", True)  # CuPy arrays have no such flag
+    return grad if flags.c_contiguous and writeable else None
 
 
 def _dense(grad):

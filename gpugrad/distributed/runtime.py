@@ -9,12 +9,14 @@ import contextlib
 import os
 import sys
 import threading
+import time
 import traceback
 
 import numpy as np
 
 _MPI = None
 _COMM = None
+_ABORT_GRACE_SECONDS = 0.3
 
 # Variables MPI launchers set in each rank's environment (MPICH/Intel MPI, Open MPI,
 # MVAPICH): they tell whether a script runs under mpiexec before MPI is initialised.
@@ -119,6 +121,9 @@ def abort(code=1):
         with contextlib.suppress(Exception):
             stream.flush()
     if _several_ranks():
+        # mpiexec forwards each rank's output asynchronously and stops forwarding once it
+        # tears the job down: give it a moment to pass this rank's error on.
+        time.sleep(_ABORT_GRACE_SECONDS)
         _COMM.Abort(code)
     os._exit(code)
 

@@ -44,6 +44,7 @@ def main():
     parser.add_argument("--opt", default="sgd")
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--sizes", default="16,15,1,8")
+    parser.add_argument("--device", default="cpu", help="cpu, or local (this rank's GPU)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -52,12 +53,14 @@ def main():
     dtype = gg.float64 if args.dtype == "float64" else gg.float32
     sizes = [int(s) for s in args.sizes.split(",")]
     # Every rank starts from a different init: the broadcast must make them equal.
-    model = TinyMLP(dtype=dtype, seed=rank)
+    device = dist.local_device() if args.device == "local" else "cpu"
+    model = TinyMLP(dtype=dtype, seed=rank, device=device)
     ddp = dist.DistributedDataParallel(model, bucket_cap_mb=1e-4,
                                        check_every=1 if args.mode == "diverge" else None)
     opt = OPTIMIZERS[args.opt](model.parameters())
     losses = []
     for step, (x, y) in enumerate(make_batches(sizes, dtype=dtype)):
+        x, y = x.to(device), y.to(device)
         if args.mode == "fail" and step == 1 and rank == 1:
             raise RuntimeError("rank 1 fails on purpose")
         if args.mode == "diverge" and step == 2 and rank == 1:
@@ -75,7 +78,7 @@ def main():
         opt.step()
         losses.append(loss.item())
     if rank == 0:
-        arrays = {name: p.numpy() for name, p in model.named_parameters()}
+        arrays = {name: p.cpu().numpy() for name, p in model.named_parameters()}
         np.savez(args.out, losses=np.array(losses), **arrays)
 
 

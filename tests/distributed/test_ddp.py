@@ -60,6 +60,20 @@ def test_two_ranks_match_one_whole_batch_process(tmp_path, opt_name, dtype, tol)
         np.testing.assert_allclose(got[name], p.numpy(), rtol=tol, atol=tol, err_msg=name)
 
 
+@pytest.mark.cuda
+@pytest.mark.skipif(gg.cuda.device_count() < 2, reason="NCCL needs one GPU per rank")
+def test_two_gpu_ranks_through_nccl_match_one_process(tmp_path):
+    sizes = "16,15,1,8"
+    proc, out = _mpirun(tmp_path, "--device", "local", "--sizes", sizes)
+    assert proc.returncode == 0, proc.stderr
+    got = np.load(out)
+    losses, params = _reference("sgd", gg.float64, [int(s) for s in sizes.split(",")],
+                                mlp_loss)
+    np.testing.assert_allclose(got["losses"], losses, rtol=1e-9, atol=1e-9)
+    for name, p in params.items():
+        np.testing.assert_allclose(got[name], p.numpy(), rtol=1e-9, atol=1e-9, err_msg=name)
+
+
 def test_no_sync_accumulates_then_averages(tmp_path):
     sizes = [16, 12, 8]
     proc, out = _mpirun(tmp_path, "--mode", "accumulate", "--sizes",
