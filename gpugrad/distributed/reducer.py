@@ -1,7 +1,7 @@
 """Hook-driven bucketed gradient all-reduce: the engine of ``DistributedDataParallel``.
 
-Gradients are packed, as each parameter's hook reports it complete, into flat buckets
-(~25 MB, reverse parameter order, the same plan on every rank). A bucket's non-blocking
+Gradients are packed, as soon as each parameter's hook has reported it complete, into flat
+buckets (~25 MB, reverse parameter order, the same plan on every rank). A bucket's non-blocking
 all-reduce starts as soon as all its gradients are in, so communication overlaps the rest of
 backward. Buckets are started strictly in plan order, so every rank issues the same
 collectives in the same order even if its backward visits parameters differently.
@@ -54,6 +54,7 @@ class Reducer:
         self.had_grad = np.zeros(len(self.params), dtype=np.float64)
         self.pending = [len(members) for members in self.buckets]
         self.next_launch = 0
+        self.waiting = []  # positions whose gradient is complete but not yet packed
         self.seconds = 0.0
 
     def cancel(self):
@@ -64,23 +65,30 @@ class Reducer:
         def hook(grad):
             if self.active:
                 started = time.perf_counter()
-                self._fill(pos, grad)
+                # The engine adds ``grad`` into ``.grad`` right after this hook returns, so
+                # ``.grad`` then holds the total to send (accumulated gradients included),
+                # already contiguous: pack it at the next hook, or in finish().
+                self._pack_waiting()
+                self.waiting.append(pos)
                 self.seconds += time.perf_counter() - started
-            return None  # the engine accumulates as usual; finish() overwrites .grad
+            return None
         return hook
 
-    def _fill(self, pos, new):
-        """Pack this step's gradient of ``pos`` (plus any accumulated ``.grad``), weighted."""
-        total = _dense(self.params[pos].grad)
-        if new is not None:
-            new = _dense(new)
-            total = new if total is None else total + new
+    def _pack_waiting(self):
+        for pos in self.waiting:
+            self._fill(pos)
+        self.waiting = []
+
+    def _fill(self, pos):
+        """Pack ``.grad`` of ``pos`` (weighted) into its bucket slot, zeros if it has none."""
+        p = self.params[pos]
+        grad = _dense(p.grad)
         b, offset = self._slot[pos]
-        slot = self.flats[b][offset:offset + self.params[pos].numel()]
-        if total is None:
+        slot = self.flats[b][offset:offset + p.numel()]
+        if grad is None:
             slot.fill(0)
         else:
-            pack([total.data], slot, scale=self.weight)
+            pack([grad.data], slot, scale=self.weight)
             self.had_grad[pos] = 1.0
         self.filled[pos] = True
         self.pending[b] -= 1
@@ -98,8 +106,9 @@ class Reducer:
         summed over ranks along the way; returns their sums."""
         started = time.perf_counter()
         self.active = False
+        self._pack_waiting()
         for pos in np.flatnonzero(~self.filled):
-            self._fill(int(pos), None)
+            self._fill(int(pos))
         host = np.concatenate([np.asarray(stats, dtype=np.float64), [self.weight],
                                self.had_grad])
         host = self.transport.finish(host)
