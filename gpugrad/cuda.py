@@ -1,5 +1,14 @@
-"""``gg.cuda``: is a GPU usable, how many, wait for them. Never raises when CuPy is absent."""
+"""``gg.cuda``: is a GPU usable, how many, wait for them. Never raises when CuPy is absent.
+
+Also the one switch between the generic CuPy path of the fused ops and their Numba-CUDA
+kernels (``kernels/``): :func:`use_kernels`.
+"""
+import numpy as np
+
 from .backends import device as _dev
+
+# The dtypes the kernels are tested in; float16 takes the generic path.
+_KERNEL_DTYPES = (np.float32, np.float64)
 
 
 def is_available():
@@ -28,9 +37,48 @@ def synchronize(device=None):
     backend.synchronize(None if device is None else _dev.device(device))
 
 
+def kernels_available():
+    """True when GPU ops run the fused Numba-CUDA kernels (numba-cuda works with the GPU).
+
+    >>> kernels_available() in (True, False)
+    True
+    """
+    if not is_available():
+        return False
+    _dev._load_cupy()  # decides, once, whether the kernels can run
+    return _dev._kernels_ready
+
+
+def use_kernels(xp, *arrays):
+    """Should an op on ``arrays`` (of array module ``xp``) call a kernel launcher?
+
+    Only for CuPy arrays, once the CUDA backend found numba-cuda usable, and only non-empty
+    float32/float64 arrays; NumPy always takes the generic path, which is the reference.
+
+    >>> use_kernels(np, np.ones(3))
+    False
+    """
+    if not _kernels_on(xp):
+        return False
+    return all(a.size > 0 and a.dtype in _KERNEL_DTYPES for a in arrays)
+
+
+def _kernels_on(xp):
+    # Tests patch this to run the kernel branches on NumPy arrays under the CUDA simulator.
+    return xp is not np and _dev._kernels_ready
+
+
 def memory_stats():
-    """Byte counts of the memory pool CuPy and Numba kernels share (empty without a GPU)."""
+    """Byte counts of the memory pool CuPy and Numba kernels share (empty without a GPU).
+
+    Keys: used_bytes, total_bytes, n_free_blocks (of CuPy's default pool).
+
+    >>> stats = memory_stats()
+    >>> stats == {} or "used_bytes" in stats
+    True
+    """
     if not is_available():
         return {}
+    _dev._load_cupy()  # starting the backend routes Numba's allocations into CuPy's pool
     from .kernels import _emm
     return _emm.memory_stats()

@@ -1,6 +1,7 @@
 """LayerNorm over the last axis of a 2-D array: forward keeps per-row mean and rstd.
 
-Backward is one row kernel for dx plus a column reduction for dgamma/dbeta. The column
+Backward is one row kernel for dx (all that an op without an affine part needs,
+:func:`layer_norm_backward_input`) plus a column reduction for dgamma/dbeta. The column
 reduction writes per-chunk partial sums that the array module then adds up, so the result
 is deterministic (no floating-point atomics).
 """
@@ -116,10 +117,8 @@ def layer_norm_backward(grad_out, x, gamma, mean, rstd):
     """
     grad_out, x = _launch.check_2d(grad_out), _launch.check_2d(x)
     gamma, _ = _affine(x, gamma, None)
-    _, backward_input, backward_params = _kernels(x.dtype)
-    dx = _launch.empty(x, x.shape)
-    _launch.launch(backward_input, x.shape[0], _launch.row_threads(x.shape[1]),
-                   grad_out, x, gamma, mean, rstd, dx)
+    dx = layer_norm_backward_input(grad_out, x, gamma, mean, rstd)
+    _, _, backward_params = _kernels(x.dtype)
     chunks = _launch.blocks_for(x.shape[0], ROWS_PER_CHUNK)
     acc = _launch.accumulator(x.dtype)
     dgamma_part = _launch.zeros(x, (chunks, x.shape[1]), acc)
@@ -129,6 +128,23 @@ def layer_norm_backward(grad_out, x, gamma, mean, rstd):
                    grad_out, x, mean, rstd, dgamma_part, dbeta_part)
     dgamma = dgamma_part.sum(axis=0).astype(gamma.dtype)
     return dx, dgamma, dbeta_part.sum(axis=0).astype(gamma.dtype)
+
+
+def layer_norm_backward_input(grad_out, x, gamma, mean, rstd):
+    """Only dx of :func:`layer_norm_backward`: one row kernel, no dgamma/dbeta reduction.
+
+    >>> import numpy as np
+    >>> layer_norm_backward_input(np.array([[1.0, 0.0]]), np.array([[1.0, 3.0]]), None,
+    ...                           np.array([2.0]), np.array([1.0]))
+    array([[ 0.5, -0.5]])
+    """
+    grad_out, x = _launch.check_2d(grad_out), _launch.check_2d(x)
+    gamma, _ = _affine(x, gamma, None)
+    _, backward_input, _ = _kernels(x.dtype)
+    dx = _launch.empty(x, x.shape)
+    _launch.launch(backward_input, x.shape[0], _launch.row_threads(x.shape[1]),
+                   grad_out, x, gamma, mean, rstd, dx)
+    return dx
 
 
 def _affine(x, gamma, beta):

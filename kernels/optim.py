@@ -4,6 +4,8 @@ Params, grads and state are C-contiguous arrays of one shape (normally the 1-D f
 buffers of a parameter bucket), updated in place. The rules are PyTorch's single-tensor
 SGD and Adam/AdamW; scalars that depend only on hyperparameters and ``step`` are computed
 once on the host, in double precision as PyTorch does, then cast to the parameter dtype.
+Each element is rounded in the order of ``gpugrad.optim``'s array code (the NumPy path),
+so the two agree to the bit wherever the compiler does not contract a * b + c into an FMA.
 """
 import math
 
@@ -33,21 +35,22 @@ def _kernels(acc):
         param[i] -= lr * d
 
     @cuda.jit
-    def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, decay, l2, one_minus_beta1,
-             beta2, one_minus_beta2, eps, amsgrad, step_size, bias2_sqrt):
+    def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, decay, l2, beta1,
+             one_minus_beta1, beta2, one_minus_beta2, eps, amsgrad, step_size, bias2_sqrt):
         i = cuda.grid(1)
         if i >= param.size:
             return
         p = param[i] * decay  # AdamW's decoupled decay; decay == 1 for Adam
         g = grad[i] + l2 * p  # Adam's L2 term; l2 == 0 for AdamW
-        m = exp_avg[i] + one_minus_beta1 * (g - exp_avg[i])
-        v = beta2 * exp_avg_sq[i] + one_minus_beta2 * g * g
+        # Rounded in the order of gpugrad.optim.adam's array code, so both paths agree.
+        m = beta1 * exp_avg[i] + one_minus_beta1 * g
+        v = beta2 * exp_avg_sq[i] + g * g * one_minus_beta2
         exp_avg[i] = m
         exp_avg_sq[i] = v
         if amsgrad:
             v = max(max_exp_avg_sq[i], v)
             max_exp_avg_sq[i] = v
-        param[i] = p - step_size * m / (math.sqrt(v) / bias2_sqrt + eps)
+        param[i] = p - m / (math.sqrt(v) / bias2_sqrt + eps) * step_size
 
     return sgd, adam
 
@@ -96,7 +99,7 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, step, lr=1e-3, betas=(0.9, 0.9
     _, adam = _kernels(param.dtype)
     _launch.launch(adam, _launch.blocks_for(flat.size), _launch.ELEMENTWISE_THREADS,
                    flat, _launch.flat_view(grad), _launch.flat_view(exp_avg),
-                   _launch.flat_view(exp_avg_sq), vmax, cast(decay), cast(l2),
+                   _launch.flat_view(exp_avg_sq), vmax, cast(decay), cast(l2), cast(beta1),
                    cast(1.0 - beta1), cast(beta2), cast(1.0 - beta2), cast(eps),
                    bool(amsgrad), cast(step_size), cast(bias2_sqrt))
     return param

@@ -1,4 +1,6 @@
 """Device names ("cpu", "cuda", "cuda:N") and the backend that serves each."""
+import warnings
+
 import numpy as np
 
 from .numpy_backend import NumpyBackend
@@ -49,11 +51,13 @@ CPU = Device("cpu")
 _NUMPY = NumpyBackend()
 _devices = {"cpu": CPU}
 _cupy_backend = None
+# Do CuPy ops call the fused Numba-CUDA kernels? Decided when the CUDA backend starts.
+_kernels_ready = False
 
 
 def _load_cupy():
     """Import CuPy on first GPU use, with an error that says what is missing."""
-    global _cupy_backend
+    global _cupy_backend, _kernels_ready
     if _cupy_backend is None:
         try:
             import cupy
@@ -68,8 +72,35 @@ def _load_cupy():
         if count == 0:
             raise RuntimeError("CUDA device requested but no GPU was found")
         from .cupy_backend import CupyBackend
+        # Before anything creates a Numba context: the memory manager is fixed at creation.
+        _kernels_ready = _start_kernels()
         _cupy_backend = CupyBackend(cupy)
     return _cupy_backend
+
+
+def _start_kernels():
+    """Make Numba allocate from CuPy's memory pool; say whether the fused kernels can run.
+
+    They need numba-cuda plus a driver and NVVM it can load. Without them GPU ops take the
+    generic CuPy path (same results, more passes over memory), with a warning.
+    """
+    try:
+        from numba import cuda
+        from numba.core import config
+        from ..kernels import _emm
+    except ImportError as err:
+        usable, why = False, f"it is not installed ({err})"
+    else:
+        if config.ENABLE_CUDASIM:  # the simulator cannot launch on CuPy arrays
+            usable, why = False, "NUMBA_ENABLE_CUDASIM=1 selects its simulator"
+        else:
+            _emm.install()
+            usable, why = cuda.is_available(), "it finds no usable CUDA driver or NVVM"
+    if not usable:
+        warnings.warn(f"gpugrad: GPU ops run without the fused kernels: numba-cuda is needed "
+                      f"and {why}; install gpugrad[cuda12] or gpugrad[cuda13]",
+                      RuntimeWarning, stacklevel=4)
+    return usable
 
 
 def device(spec):

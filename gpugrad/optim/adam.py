@@ -1,9 +1,14 @@
-"""Adam and AdamW (Adam with decoupled weight decay), with the AMSGrad variant."""
+"""Adam and AdamW (Adam with decoupled weight decay), with the AMSGrad variant.
+
+On CuPy arrays each parameter's step is one fused kernel (``kernels/optim.py``).
+"""
 import math
 
 import gpugrad as gg
 from ..backends import get_array_module
+from ..kernels import optim as fused
 from .optimizer import Optimizer, check_betas, check_hyperparameter, weight_decayed_grad
+from .sgd import fusable
 
 
 def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2,
@@ -24,6 +29,15 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, be
     for i, (param, grad) in enumerate(zip(params, grads)):
         xp = get_array_module(param)
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
+        max_sq = max_exp_avg_sqs[i] if amsgrad else None
+        if fusable(param, exp_avg, exp_avg_sq, max_sq):
+            # Only negated here (for maximize): the kernel applies the weight decay itself.
+            grad = xp.ascontiguousarray(weight_decayed_grad(param, grad, 0.0, maximize))
+            fused.adam_update(param, grad, exp_avg, exp_avg_sq, steps[i], lr=lr,
+                              betas=(beta1, beta2), eps=eps, weight_decay=weight_decay,
+                              amsgrad=amsgrad, max_exp_avg_sq=max_sq,
+                              decoupled=decoupled_weight_decay)
+            continue
         if decoupled_weight_decay:
             if weight_decay != 0:
                 param *= 1 - lr * weight_decay

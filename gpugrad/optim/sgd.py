@@ -1,4 +1,10 @@
-"""Stochastic gradient descent, with momentum, Nesterov momentum and row-sparse gradients."""
+"""Stochastic gradient descent, with momentum, Nesterov momentum and row-sparse gradients.
+
+On CuPy arrays each parameter's step is one fused kernel (``kernels/optim.py``).
+"""
+from .. import cuda
+from ..backends import get_array_module
+from ..kernels import optim as fused
 from ..sparse import RowSparseGrad
 from .optimizer import Optimizer, check_hyperparameter, state_tensor, weight_decayed_grad
 
@@ -17,6 +23,11 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0, nes
     array([0.95, 2.05])
     """
     for i, (param, grad) in enumerate(zip(params, grads)):
+        if fusable(param, momentum_buffers[i]):
+            momentum_buffers[i] = _fused_sgd(param, grad, momentum_buffers[i], maximize,
+                                             lr=lr, momentum=momentum, dampening=dampening,
+                                             nesterov=nesterov, weight_decay=weight_decay)
+            continue
         grad = weight_decayed_grad(param, grad, weight_decay, maximize)
         if momentum != 0:
             buf = momentum_buffers[i]
@@ -30,6 +41,27 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0, nes
             else:
                 grad = buf
         param -= lr * grad
+
+
+def fusable(param, *state):
+    """Can a fused kernel update ``param`` and its ``state`` arrays (None: not made yet) in
+    place? CuPy arrays the kernels take, C-contiguous, as the kernels index them flat."""
+    arrays = [param] + [a for a in state if a is not None]
+    return (cuda.use_kernels(get_array_module(param), *arrays)
+            and all(a.flags.c_contiguous for a in arrays))
+
+
+def _fused_sgd(param, grad, buf, maximize, **hyper):
+    """:func:`sgd`'s step for one parameter as one kernel; returns the momentum buffer."""
+    xp = get_array_module(param)
+    # Only negated here (for maximize): the kernel adds the weight decay itself.
+    grad = xp.ascontiguousarray(weight_decayed_grad(param, grad, 0.0, maximize))
+    first = buf is None
+    if first and hyper["momentum"] != 0:
+        buf = xp.empty_like(param)
+    # On step 1 the kernel seeds the buffer with the gradient, as the array code does.
+    fused.sgd_update(param, grad, buf, step=1 if first else 2, **hyper)
+    return buf
 
 
 def sparse_sgd(params, indices, values, *, lr, maximize=False):

@@ -88,12 +88,13 @@ class DataParallel:
         if n == 0:
             raise ValueError("DataParallel.forward_backward: the batch is empty")
         self._prepare()
+        anomaly = _grad_state.anomaly  # thread-local: the workers take the caller's setting
         jobs = []
         for k, (start, stop) in enumerate(shard_bounds(split_sizes(n, len(self.devices)))):
             if stop > start:
                 stale = self._sync.changes(k - 1) if k > 0 else ()
-                jobs.append(self._pool.submit(self._replica_step, k, stale, loss_fn, batch,
-                                              start, stop, (stop - start) / n))
+                jobs.append(self._pool.submit(self._replica_step, k, stale, anomaly, loss_fn,
+                                              batch, start, stop, (stop - start) / n))
         results = _gather(jobs)
         started = time.perf_counter()
         self._reduce()
@@ -114,10 +115,10 @@ class DataParallel:
             for _, p in named_parameters(replica):
                 p.grad = None
 
-    def _replica_step(self, k, stale, loss_fn, batch, start, stop, weight):
-        """Worker thread ``k``: refresh the replica, then forward and backward its shard."""
+    def _replica_step(self, k, stale, anomaly, loss_fn, batch, start, stop, weight):
+        """Worker thread: refresh replica ``k``, then forward and backward its shard."""
         device, replica = self.devices[k], self.replicas[k]
-        with self._scope(k), gg.enable_grad():
+        with self._scope(k, anomaly), gg.enable_grad():
             if stale:
                 self._sync.copy(k - 1, stale)
             shard = take_shard(batch, start, stop, device)
@@ -128,10 +129,10 @@ class DataParallel:
                                            device=loss.device))
             return weight, float(loss.item()), loss.dtype
 
-    def _scope(self, k):
-        """Device, stream and anomaly mode for worker ``k`` (grad mode is per thread)."""
+    def _scope(self, k, anomaly):
+        """Device, stream and anomaly mode for replica ``k``'s work in a worker thread."""
         scope = contextlib.ExitStack()
-        if _grad_state.anomaly:
+        if anomaly:
             scope.enter_context(gg.detect_anomaly())
         if self.devices[k].type == "cuda":
             from . import _cuda

@@ -232,3 +232,16 @@ def test_gpu_replicas_match_one_device():
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     for a, b in zip(single.parameters(), primary.parameters()):
         np.testing.assert_allclose(b.cpu().numpy(), a.cpu().numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+def test_anomaly_mode_reaches_the_workers():
+    dp = DataParallel(TinyMLP(), ["cpu", "cpu"])
+    x, y = make_batches([4])[0]
+
+    def nan_loss(m, xb, yb):
+        return (mlp_loss(m, xb, yb) * 0.0).log() * 0.0  # log(0) = -inf: forward anomaly
+
+    with pytest.raises(FloatingPointError):
+        with gg.detect_anomaly():
+            dp.forward_backward(nan_loss, x, y)

@@ -1,7 +1,8 @@
 """Activations: relu, leaky_relu, gelu, tanh, sigmoid, softmax, log_softmax.
 
 Softmax and log-softmax are fused ops that subtract the row maximum first, so ``exp`` never
-overflows and log-softmax never takes ``log(0)``. The rest are compositions of Tensor ops,
+overflows and log-softmax never takes ``log(0)``; along the last axis of CuPy arrays they run
+the row kernels of ``kernels/softmax.py``. The rest are compositions of Tensor ops,
 which gives them backward, double backward and forward mode for free.
 """
 import math
@@ -9,14 +10,28 @@ import warnings
 
 import numpy as np
 
+from ... import cuda
 from ...autograd.function import Function
+from ...kernels import softmax as softmax_kernels
 from ...ops import elementwise as ew
 from ...ops._util import norm_dim
+from ._util import differentiating
 
 
 def _upcast(x):
     """float16 inputs are reduced in float32: a float16 sum of many terms loses digits."""
     return x.astype(np.float32) if x.dtype == np.float16 else x
+
+
+def _fused_rows(xp, axis, *arrays):
+    """Do the row kernels take softmax along ``axis``? The last one, of arrays they accept."""
+    return axis == arrays[0].ndim - 1 and cuda.use_kernels(xp, *arrays)
+
+
+def _row_kernel(kernel, *arrays, log):
+    """Apply a row launcher to arrays viewed as (rows, last dim), in their own shape."""
+    shape = arrays[0].shape
+    return kernel(*[a.reshape(-1, shape[-1]) for a in arrays], log=log).reshape(shape)
 
 
 class Softmax(Function):
@@ -25,6 +40,8 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, xp, x, axis):
         ctx.axis = axis
+        if _fused_rows(xp, axis, x):
+            return _row_kernel(softmax_kernels.softmax_forward, x, log=False)
         z = _upcast(x)
         e = xp.exp(z - z.max(axis=axis, keepdims=True))
         return (e / e.sum(axis=axis, keepdims=True)).astype(x.dtype, copy=False)
@@ -32,6 +49,9 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        if not differentiating() and _fused_rows(g._backend.xp, ctx.axis, g.data, out.data):
+            return g._like(_row_kernel(softmax_kernels.softmax_backward, g.data, out.data,
+                                       log=False))
         return out * (g - (g * out).sum(ctx.axis, keepdim=True))
 
     @staticmethod
@@ -46,6 +66,8 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, xp, x, axis):
         ctx.axis = axis
+        if _fused_rows(xp, axis, x):
+            return _row_kernel(softmax_kernels.softmax_forward, x, log=True)
         z = _upcast(x)
         shifted = z - z.max(axis=axis, keepdims=True)
         lse = xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
@@ -54,6 +76,9 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        if not differentiating() and _fused_rows(g._backend.xp, ctx.axis, g.data, out.data):
+            return g._like(_row_kernel(softmax_kernels.softmax_backward, g.data, out.data,
+                                       log=True))
         return g - out.exp() * g.sum(ctx.axis, keepdim=True)
 
     @staticmethod

@@ -3,26 +3,39 @@
 The keep-mask comes from the counter-based generator in ``kernels/dropout.py``: a pure
 function of (seed, element index), so the same seed gives bit-identical masks on NumPy and
 CuPy. Each call draws its seed from the CPU generator that ``gg.manual_seed`` seeds: one host
-integer, no device sync, and reproducible runs. Backward multiplies by the same mask (it is
-the saved constant of the product), so it never redraws.
+integer, no device sync, and reproducible runs. Nothing is saved for backward: it redraws
+the same mask from the seed. On the GPU one kernel draws the mask and applies it.
 """
 import numpy as np
 
+from ... import cuda
+from ...autograd.function import Function
 from ...backends.device import CPU, backend_for
-
-try:
-    from ...kernels.dropout import dropout_mask
-except ImportError:  # a build without the kernels package: draw uniforms instead
-    dropout_mask = None
+from ...kernels import dropout as dropout_kernels
 
 
-def _keep_mask(input, p):
-    seed = int(backend_for(CPU).generator(CPU).integers(0, 2**63, dtype=np.int64))
-    xp = input._backend.xp
-    with input._backend.device_context(input.device):
-        if dropout_mask is not None:
-            return dropout_mask(seed, 0, input.shape, p, xp=xp)
-        return input._backend.generator(input.device).random(input.shape) >= p
+class Dropout(Function):
+    """x * keep / (1 - p) with keep = ``dropout_mask(seed, 0, x.shape, p)``.
+
+    Linear in x with a fixed mask, so backward and jvp are this op again, with the same seed.
+    """
+
+    @staticmethod
+    def forward(ctx, xp, x, p, seed):
+        ctx.p, ctx.seed = p, seed
+        if cuda.use_kernels(xp, x):
+            return dropout_kernels.dropout_forward(x, p, seed)
+        mask = dropout_kernels.dropout_mask(seed, 0, x.shape, p, xp=xp)
+        scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+        return x * (mask * scale).astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Dropout.apply(g, p=ctx.p, seed=ctx.seed)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return Dropout.apply(t, p=ctx.p, seed=ctx.seed)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
@@ -40,7 +53,5 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    mask = _keep_mask(input, p)
-    # A product with a constant: its backward and forward-mode rules reuse this very mask.
-    return input * input._like((mask * scale).astype(input.dtype))
+    seed = int(backend_for(CPU).generator(CPU).integers(0, 2**63, dtype=np.int64))
+    return Dropout.apply(input, p=p, seed=seed)

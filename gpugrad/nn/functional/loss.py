@@ -1,15 +1,18 @@
 """Losses: cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy_with_logits.
 
 Cross-entropy is one fused op from logits: it keeps each row's log-sum-exp and never forms
-probabilities and then their log, so no ``log(0)`` happens at any logit magnitude. The
-others are compositions of Tensor ops. Semantics follow PyTorch, including its means:
-class-weighted and over non-ignored targets only.
+probabilities and then their log, so no ``log(0)`` happens at any logit magnitude; without
+class weights, CuPy logits run the kernels of ``kernels/xent.py``. The others are
+compositions of Tensor ops. Semantics follow PyTorch, including its means: class-weighted
+and over non-ignored targets only.
 """
 import warnings
 
 import numpy as np
 
+from ... import cuda
 from ...autograd.function import Function
+from ...kernels import xent
 from ...ops import elementwise as ew
 from ...tensor import Tensor
 from ._util import differentiating
@@ -29,13 +32,21 @@ class SoftmaxCrossEntropy(Function):
     def forward(ctx, xp, logits, target, class_weight, ignore_index, smoothing):
         x = _upcast(logits)
         n_cls = x.shape[1]
-        m = x.max(axis=1, keepdims=True)
-        shifted = x - m
-        lse = xp.log(xp.exp(shifted, out=shifted).sum(axis=1, keepdims=True)) + m
         keep = target != ignore_index
         safe = xp.where(keep, target, 0)  # ignored rows read class 0, then get weight 0
         w = xp.ones(n_cls, x.dtype) if class_weight is None else class_weight.astype(x.dtype)
         w_t = w[safe] * keep
+        # The kernel's path keeps these too: double backward and jvp use the generic rules.
+        ctx.safe, ctx.keep, ctx.class_w, ctx.w_t = safe, keep, w, w_t
+        ctx.target, ctx.ignore_index, ctx.smoothing = target, ignore_index, smoothing
+        ctx.fused = class_weight is None and cuda.use_kernels(xp, logits)
+        if ctx.fused:
+            loss, lse = xent.softmax_xent_forward(logits, target, ignore_index, smoothing)
+            ctx.lse = lse[:, None]
+            return loss
+        m = x.max(axis=1, keepdims=True)
+        shifted = x - m
+        lse = xp.log(xp.exp(shifted, out=shifted).sum(axis=1, keepdims=True)) + m
         picked = xp.take_along_axis(x, safe[:, None], axis=1)[:, 0]
         with np.errstate(invalid="ignore"):  # 0 * inf on ignored rows; masked below
             loss = (1.0 - smoothing) * w_t * (lse[:, 0] - picked)
@@ -43,8 +54,6 @@ class SoftmaxCrossEntropy(Function):
                 # mean_c of -w_c log p_c: one more pass over the row, no log of a softmax.
                 loss = loss + (smoothing / n_cls) * ((lse - x) * w).sum(axis=1)
         ctx.lse = lse.astype(logits.dtype, copy=False)
-        ctx.safe, ctx.keep, ctx.class_w, ctx.w_t = safe, keep, w, w_t
-        ctx.smoothing = smoothing
         # where, not a product: an ignored row may hold -inf logits, and 0 * inf is nan.
         return xp.where(keep, loss, 0).astype(logits.dtype, copy=False)
 
@@ -70,7 +79,10 @@ def _row_scale(ctx):
 
 def _grad_array(ctx, xp, x, g):
     """g_i (a_i p_ic - b_ic) as one array, built in place in a few passes (the usual case,
-    when the gradient will not be differentiated again)."""
+    when the gradient will not be differentiated again), or by one kernel after its forward."""
+    if ctx.fused:
+        return xent.softmax_xent_backward(g, x, ctx.target, ctx.lse[:, 0], ctx.ignore_index,
+                                          ctx.smoothing)
     eps, w = ctx.smoothing, ctx.class_w
     g = xp.where(ctx.keep, g, 0).astype(w.dtype)  # exactly 0 on ignored rows, even if inf
     out = x - ctx.lse

@@ -1,9 +1,14 @@
 """``layer_norm`` and ``batch_norm``: one fused normalisation op plus an affine transform.
 
 ``Normalize`` computes (x - mean) / sqrt(var + eps) over some axes in one pass of array
-code and has a closed-form backward; the affine part is ordinary Tensor ops.
+code and has a closed-form backward; the affine part is ordinary Tensor ops. Layer norm of
+CuPy arrays runs the row kernels of ``kernels/layernorm.py`` instead.
 """
+import math
+
+from ... import cuda
 from ...autograd.function import Function
+from ...kernels import layernorm
 from ._util import differentiating
 from .activation import _upcast
 
@@ -19,6 +24,9 @@ class Normalize(Function):
 
     @staticmethod
     def forward(ctx, xp, x, axes, eps, mean=None, var=None):
+        ctx.fused = mean is None and _trailing(axes, x.ndim) and cuda.use_kernels(xp, x)
+        if ctx.fused:
+            return _fused_forward(ctx, x, axes, eps)
         z = _upcast(x)
         if mean is None:
             mean, var = _moments(z, axes)
@@ -29,6 +37,8 @@ class Normalize(Function):
     @staticmethod
     def backward(ctx, g):
         x, xhat = ctx.saved_tensors
+        if ctx.fused and not differentiating():
+            return g._like(_fused_backward(ctx, g.data, x.data))
         axes = ctx.axes
         centered = g - g.mean(axes, keepdim=True)
         return _rstd(ctx, x) * (centered - xhat * (g * xhat).mean(axes, keepdim=True))
@@ -38,6 +48,30 @@ class Normalize(Function):
         x, xhat, axes = ctx.inputs[0], ctx.output, ctx.axes
         centered = t - t.mean(axes, keepdim=True)
         return _rstd(ctx, x) * (centered - xhat * (xhat * centered).mean(axes, keepdim=True))
+
+
+def _trailing(axes, ndim):
+    """Are ``axes`` the last dims (layer norm's), so that rows of x are what gets normalised?"""
+    return tuple(axes) == tuple(range(ndim - len(axes), ndim))
+
+
+def _fused_forward(ctx, x, axes, eps):
+    """The layer-norm kernel on x viewed as rows; keeps its per-row mean and rstd."""
+    lead = x.shape[:x.ndim - len(axes)]
+    y, mean, rstd = layernorm.layer_norm_forward(x.reshape(math.prod(lead), -1), eps=eps)
+    ctx.axes, ctx.eps, ctx.row_stats = axes, eps, (mean, rstd)
+    # The generic rules (jvp, double backward) read rstd broadcastable against x.
+    ctx.rstd = rstd.reshape(lead + (1,) * len(axes)).astype(x.dtype, copy=False)
+    return y.reshape(x.shape)
+
+
+def _fused_backward(ctx, g, x):
+    """dx by the layer-norm kernel (no affine part here: gamma is ones)."""
+    mean, rstd = ctx.row_stats
+    rows = mean.shape[0]
+    dx = layernorm.layer_norm_backward_input(g.reshape(rows, -1), x.reshape(rows, -1), None,
+                                             mean, rstd)
+    return dx.reshape(x.shape)
 
 
 def _moments(z, axes):
