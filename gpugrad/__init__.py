@@ -32,12 +32,10 @@ from .ops.shape import clone, expand, flatten, permute, reshape, squeeze, transp
 from .random import get_rng_state, manual_seed, set_rng_state
 from .sparse import RowSparseGrad
 from .tensor import Tensor
-from . import cuda, nn, optim  # noqa: E402
+from .serialization import load, save
+from . import cuda, data, func, nn, optim, parallel, train  # noqa: E402  (after Tensor)
 
 clip = clamp
 concat = cat
 
 __version__ = "0.1.0"
-from .serialization import save, load
-from . import func  # noqa: E402
-from . import data, parallel, train  # noqa: E402

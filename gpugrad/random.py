@@ -1,4 +1,9 @@
-"""Random state: one seed for every backend, and a state that checkpoints can save."""
+"""Random state: one seed for every backend, a state that checkpoints can save, and
+per-thread generators for work that runs on several threads at once."""
+import contextlib
+
+import numpy as np
+
 from .backends.device import _NUMPY
 
 
@@ -25,3 +30,26 @@ def get_rng_state():
 
 def set_rng_state(state):
     _NUMPY.set_rng_state(state)
+
+
+@contextlib.contextmanager
+def thread_generator(seed):
+    """Within the block, this thread draws CPU random numbers (init, ``rand*``, dropout)
+    from its own generator seeded with ``seed``; other threads are unaffected.
+
+    Data-parallel workers use it so that each replica's dropout masks depend on the seed
+    drawn for it, not on which thread reached the shared generator first.
+
+    >>> import gpugrad as gg
+    >>> with thread_generator(7):
+    ...     a = gg.rand(2).tolist()
+    >>> with thread_generator(7):
+    ...     a == gg.rand(2).tolist()
+    True
+    """
+    previous = _NUMPY.thread_local.generator
+    _NUMPY.thread_local.generator = np.random.default_rng(seed)
+    try:
+        yield
+    finally:
+        _NUMPY.thread_local.generator = previous

@@ -1,4 +1,7 @@
-"""The CPU backend: NumPy arrays, one ``numpy.random.Generator``."""
+"""The CPU backend: NumPy arrays, one ``numpy.random.Generator`` (which a thread may
+replace with its own, see ``gpugrad.random.thread_generator``)."""
+import threading
+
 import numpy as np
 
 from .base import Backend
@@ -11,6 +14,7 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         self._rng = np.random.default_rng()
+        self.thread_local = _ThreadGenerator()
 
     def from_host(self, array, device):
         return np.asarray(array)
@@ -23,7 +27,7 @@ class NumpyBackend(Backend):
         return CPU
 
     def generator(self, device=None):
-        return self._rng
+        return self.thread_local.generator or self._rng
 
     def seed(self, seed):
         self._rng = np.random.default_rng(seed)
@@ -33,3 +37,7 @@ class NumpyBackend(Backend):
 
     def set_rng_state(self, state):
         self._rng.bit_generator.state = state
+
+
+class _ThreadGenerator(threading.local):
+    generator = None

@@ -6,6 +6,8 @@ import weakref
 
 import gpugrad as gg
 from ..autograd.grad_mode import state as _grad_state
+from ..backends.device import CPU, backend_for
+from ..random import thread_generator
 from . import _malloc
 from . import reduce as _reduce
 from .buckets import DEFAULT_CAP_MB
@@ -37,8 +39,9 @@ class DataParallel:
       list), one call per flat bucket (~``bucket_cap_mb``); otherwise (CPU replicas, mixed
       devices, two replicas on one GPU) a plain sum into the primary.
     * On the CPU the threads overlap where NumPy releases the GIL (BLAS, large ufuncs).
-      Random ops (dropout) draw from the one CPU generator in thread order, which is not
-      deterministic from run to run. With CPU replicas, glibc is asked for a single malloc
+      Random ops (dropout) in replica k draw from a generator seeded, for each call, by
+      the k-th of seeds drawn from the CPU generator, so runs are reproducible under
+      ``gg.manual_seed``. With CPU replicas, glibc is asked for a single malloc
       arena (process-wide; see ``gpugrad.parallel._malloc``), which makes worker threads
       as fast as the main thread.
 
@@ -89,12 +92,16 @@ class DataParallel:
             raise ValueError("DataParallel.forward_backward: the batch is empty")
         self._prepare()
         anomaly = _grad_state.anomaly  # thread-local: the workers take the caller's setting
+        # One seed per replica, drawn here in a fixed order, so random ops in the workers
+        # (dropout) do not depend on thread timing.
+        seeds = backend_for(CPU).generator(CPU).integers(0, 2**63, size=len(self.devices))
         jobs = []
         for k, (start, stop) in enumerate(shard_bounds(split_sizes(n, len(self.devices)))):
             if stop > start:
                 stale = self._sync.changes(k - 1) if k > 0 else ()
                 jobs.append(self._pool.submit(self._replica_step, k, stale, anomaly, loss_fn,
-                                              batch, start, stop, (stop - start) / n))
+                                              batch, start, stop, (stop - start) / n,
+                                              int(seeds[k])))
         results = _gather(jobs)
         started = time.perf_counter()
         self._reduce()
@@ -115,10 +122,10 @@ class DataParallel:
             for _, p in named_parameters(replica):
                 p.grad = None
 
-    def _replica_step(self, k, stale, anomaly, loss_fn, batch, start, stop, weight):
+    def _replica_step(self, k, stale, anomaly, loss_fn, batch, start, stop, weight, seed):
         """Worker thread: refresh replica ``k``, then forward and backward its shard."""
         device, replica = self.devices[k], self.replicas[k]
-        with self._scope(k, anomaly), gg.enable_grad():
+        with self._scope(k, anomaly), gg.enable_grad(), thread_generator(seed):
             if stale:
                 self._sync.copy(k - 1, stale)
             shard = take_shard(batch, start, stop, device)
