@@ -1,0 +1,175 @@
+"""Arithmetic ops: + - * / ** and negation, with broadcasting."""
+from ..autograd.function import Function
+from ._util import add_tangents, binary
+from .select import masked_fill
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, xp, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        return add_tangents(ta, tb)
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, xp, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        return add_tangents(ta, -tb if tb is not None else None)
+
+
+class Mul(Function):
+    saves_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, xp, a, b):
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.inputs
+        return add_tangents(ta * b if ta is not None else None,
+                            a * tb if tb is not None else None)
+
+
+class Div(Function):
+    saves_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, xp, a, b):
+        return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        b = ctx.inputs[1]
+        return add_tangents(ta / b if ta is not None else None,
+                            -tb * ctx.output / b if tb is not None else None)
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, xp, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+    @staticmethod
+    def jvp(ctx, t):
+        return -t
+
+
+class PowScalar(Function):
+    """``a ** p`` for a constant exponent ``p``."""
+
+    saves_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, xp, a, p):
+        ctx.p = p
+        return a ** p
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        p = ctx.p
+        if p == 2:
+            return g * 2 * a
+        return g * p * a ** (p - 1)
+
+    @staticmethod
+    def jvp(ctx, t):
+        (a,) = ctx.inputs
+        if ctx.p == 2:
+            return t * 2 * a
+        return t * ctx.p * a ** (ctx.p - 1)
+
+
+class Pow(Function):
+    saves_inputs = (0, 1)
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, xp, a, b):
+        return a ** b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g * b * a ** (b - 1) if need_a else None
+        gb = None
+        if need_b:
+            # d(a^b)/db = a^b log a; PyTorch's convention takes 0 where a == 0.
+            log_a = masked_fill(a, a == 0, 1).log()
+            gb = g * out * log_a
+        return ga, gb
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.inputs
+        da = ta * b * a ** (b - 1) if ta is not None else None
+        db = None
+        if tb is not None:
+            db = tb * ctx.output * masked_fill(a, a == 0, 1).log()  # 0 at a == 0, as backward
+        return add_tangents(da, db)
+
+
+def add(a, b):
+    """``a + b`` with broadcasting.
+
+    >>> import gpugrad as gg
+    >>> gg.add(gg.tensor([1.0, 2.0]), 1).tolist()
+    [2.0, 3.0]
+    """
+    return binary(Add, a, b)
+
+
+def sub(a, b):
+    return binary(Sub, a, b)
+
+
+def mul(a, b):
+    return binary(Mul, a, b)
+
+
+def div(a, b):
+    return binary(Div, a, b)
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+def pow(a, b):
+    """``a ** b``; a Python-number exponent uses the cheaper constant-exponent op."""
+    if isinstance(b, (int, float)) and not isinstance(b, bool):
+        return PowScalar.apply(a, p=b)
+    return binary(Pow, a, b)

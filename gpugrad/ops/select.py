@@ -1,0 +1,135 @@
+"""Selection ops: clamp, maximum/minimum (with PyTorch's tie rule), where, masked_fill."""
+from ..autograd.function import Function
+from ._util import add_tangents, binary, lift
+
+
+class Clamp(Function):
+    saves_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, xp, a, lo, hi):
+        ctx.lo, ctx.hi = lo, hi
+        return xp.clip(a, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * _clamp_inside(ctx, a)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * _clamp_inside(ctx, ctx.inputs[0])
+
+
+def _clamp_inside(ctx, a):
+    """Where the derivative of clamp is 1: lo <= a <= hi (bounds included, as in PyTorch)."""
+    inside = a.data >= ctx.lo if ctx.lo is not None else True
+    if ctx.hi is not None:
+        inside = inside & (a.data <= ctx.hi)
+    return a._like(inside)
+
+
+class Maximum(Function):
+    saves_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, xp, a, b):
+        return xp.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _split_by_winner(ctx, g, ctx.saved_tensors)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        return _tangent_by_winner(ctx.inputs, ta, tb)
+
+
+class Minimum(Function):
+    saves_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, xp, a, b):
+        return xp.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return _split_by_winner(ctx, g, (b, a))
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.inputs
+        return _tangent_by_winner((b, a), ta, tb)
+
+
+def _split_by_winner(ctx, g, pair):
+    """Gradient of max(a, b): to the larger input; ties split it half and half (PyTorch)."""
+    a, b = pair
+    wins = (a.data > b.data) + 0.5 * (a.data == b.data)
+    share = a._like(wins.astype(g.dtype, copy=False))
+    need_a, need_b = ctx.needs_input_grad
+    return (g * share if need_a else None), (g * (1 - share) if need_b else None)
+
+
+def _tangent_by_winner(pair, ta, tb):
+    """Tangent of max(a, b) from the tangents of a and b: the larger input's, the mean of
+    the two at ties, matching how backward splits the gradient. ``pair`` is (a, b) for max,
+    (b, a) for min."""
+    a, b = pair
+    wins = (a.data > b.data) + 0.5 * (a.data == b.data)
+    dtype = (ta if ta is not None else tb).dtype
+    share = a._like(wins.astype(dtype, copy=False))
+    return add_tangents(ta * share if ta is not None else None,
+                        tb * (1 - share) if tb is not None else None)
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, xp, a, b, cond):
+        ctx.cond = cond
+        return xp.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        zero = g._like(g._backend.xp.zeros((), dtype=g.dtype))
+        need_a, need_b = ctx.needs_input_grad
+        ga = Where.apply(g, zero, cond=ctx.cond) if need_a else None
+        gb = Where.apply(zero, g, cond=ctx.cond) if need_b else None
+        return ga, gb
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        out = ctx.output
+        zero = out._like(out._backend.xp.zeros((), dtype=out.dtype))
+        return Where.apply(ta if ta is not None else zero, tb if tb is not None else zero,
+                           cond=ctx.cond)
+
+
+def clamp(a, min=None, max=None):
+    """Clip values to ``[min, max]`` (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp.apply(a, lo=min, hi=max)
+
+
+def maximum(a, b):
+    return binary(Maximum, a, b)
+
+
+def minimum(a, b):
+    return binary(Minimum, a, b)
+
+
+def where(cond, a, b):
+    """``a`` where ``cond`` holds, else ``b`` (``cond`` is a bool tensor; no gradient)."""
+    from ..tensor import Tensor
+    like = a if isinstance(a, Tensor) else b
+    a, b = lift(a, like), lift(b, like)
+    cond_data = cond.data if isinstance(cond, Tensor) else like._backend.xp.asarray(cond)
+    return Where.apply(a, b, cond=cond_data)
+
+
+def masked_fill(a, mask, value):
+    """``a`` with ``value`` where ``mask`` is True."""
+    return where(mask, lift(value, a), a)
