@@ -82,6 +82,7 @@ class LRScheduler:
 
 
 def _check_optimizer(optimizer):
+    """Raise TypeError early: some subclasses read the optimizer before ``super().__init__``."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
 
