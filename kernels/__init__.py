@@ -5,7 +5,7 @@ and compiled on first launch, and launchers that ops call (never the kernels):
 
 - :mod:`.softmax`: ``softmax_forward``, ``softmax_backward`` (also log-softmax)
 - :mod:`.xent`: ``softmax_xent_forward``, ``softmax_xent_backward``
-- :mod:`.layernorm`: ``layer_norm_forward``, ``layer_norm_backward``
+- :mod:`.layernorm`: ``layer_norm_forward``, ``layer_norm_backward``, ``layer_norm_backward_input``
 - :mod:`.embedding`: ``embedding_backward``, ``embedding_backward_sparse``
 - :mod:`.dropout`: ``dropout_forward``, ``dropout_backward``, ``dropout_mask`` (NumPy/CuPy)
 - :mod:`.optim`: ``sgd_update``, ``adam_update``, ``adamw_update``

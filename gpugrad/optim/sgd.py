@@ -45,7 +45,12 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0, nes
 
 def fusable(param, *state):
     """Can a fused kernel update ``param`` and its ``state`` arrays (None: not made yet) in
-    place? CuPy arrays the kernels take, C-contiguous, as the kernels index them flat."""
+    place? CuPy arrays the kernels take, C-contiguous, as the kernels index them flat.
+
+    >>> import numpy as np
+    >>> fusable(np.zeros(3), None)  # NumPy arrays take the array code
+    False
+    """
     arrays = [param] + [a for a in state if a is not None]
     return (cuda.use_kernels(get_array_module(param), *arrays)
             and all(a.flags.c_contiguous for a in arrays))

@@ -441,3 +441,10 @@ assert gg.cuda.memory_stats()["used_bytes"] >= before + (1 << 20)
 """
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_selftest_launcher_cases_pass_here():
+    # What ``gpugrad-selftest`` runs on a GPU, on NumPy arrays (the simulator, small sizes).
+    from gpugrad import selftest
+    for name, fused, ref, tol in selftest._launcher_cases(np, rows=5, cols=9):
+        assert selftest._max_error(fused(), ref()) <= tol, name
