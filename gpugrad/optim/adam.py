@@ -7,8 +7,8 @@ import math
 import gpugrad as gg
 from ..backends import get_array_module
 from ..kernels import optim as fused
-from .optimizer import Optimizer, check_betas, check_hyperparameter, weight_decayed_grad
-from .sgd import fusable
+from .optimizer import (Optimizer, check_betas, check_hyperparameter, fusable,
+                        weight_decayed_grad)
 
 
 def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, beta1, beta2,

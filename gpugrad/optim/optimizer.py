@@ -8,7 +8,9 @@ groups in order), never by ``id()``, so it can be saved and loaded into a fresh 
 import numpy as np
 
 import gpugrad as gg
+from .. import cuda
 from ..autograd.grad_mode import enable_grad, no_grad
+from ..backends import get_array_module
 from ..sparse import RowSparseGrad
 
 
@@ -322,3 +324,16 @@ def _load_value(value, param):
 def _empty_like_sparse(grad):
     """A row-sparse gradient with no rows (PyTorch's ``zero_()`` on a sparse grad)."""
     return RowSparseGrad(grad.indices[:0], grad.values[:0], grad.shape)
+
+
+def fusable(param, *state):
+    """Can a fused kernel update ``param`` and its ``state`` arrays (None: not made yet) in
+    place? CuPy arrays the kernels take, C-contiguous, as the kernels index them flat.
+
+    >>> import numpy as np
+    >>> fusable(np.zeros(3), None)  # NumPy arrays take the array code
+    False
+    """
+    arrays = [param] + [a for a in state if a is not None]
+    return (cuda.use_kernels(get_array_module(param), *arrays)
+            and all(a.flags.c_contiguous for a in arrays))

@@ -2,11 +2,11 @@
 
 On CuPy arrays each parameter's step is one fused kernel (``kernels/optim.py``).
 """
-from .. import cuda
 from ..backends import get_array_module
 from ..kernels import optim as fused
 from ..sparse import RowSparseGrad
-from .optimizer import Optimizer, check_hyperparameter, state_tensor, weight_decayed_grad
+from .optimizer import (Optimizer, check_hyperparameter, fusable, state_tensor,
+                        weight_decayed_grad)
 
 
 def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
@@ -41,19 +41,6 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0, nes
             else:
                 grad = buf
         param -= lr * grad
-
-
-def fusable(param, *state):
-    """Can a fused kernel update ``param`` and its ``state`` arrays (None: not made yet) in
-    place? CuPy arrays the kernels take, C-contiguous, as the kernels index them flat.
-
-    >>> import numpy as np
-    >>> fusable(np.zeros(3), None)  # NumPy arrays take the array code
-    False
-    """
-    arrays = [param] + [a for a in state if a is not None]
-    return (cuda.use_kernels(get_array_module(param), *arrays)
-            and all(a.flags.c_contiguous for a in arrays))
 
 
 def _fused_sgd(param, grad, buf, maximize, **hyper):
