@@ -8,11 +8,12 @@ import gpugrad as gg
 from ..parallel.buckets import DEFAULT_CAP_MB
 from ..parallel.replicate import named_buffers, named_parameters
 from ..parallel.scatter import batch_size
+from ..parallel.wrapper import ModuleWrapper
 from . import runtime
 from .reducer import MpiTransport, NcclTransport, Reducer
 
 
-class DistributedDataParallel:
+class DistributedDataParallel(ModuleWrapper):
     """Keep one replica of ``module`` per rank in step: each rank runs its own shard of the
     batch and ``forward_backward`` leaves the same averaged gradient on every rank.
 
@@ -115,28 +116,6 @@ class DistributedDataParallel:
     def last_reduce_seconds(self):
         """Seconds the last synced step spent packing, waiting for and unpacking buckets."""
         return self.reducer.seconds
-
-    def __call__(self, *args, **kwargs):
-        return self.module(*args, **kwargs)
-
-    def parameters(self):
-        return self.module.parameters()
-
-    def named_parameters(self):
-        return self.module.named_parameters()
-
-    def state_dict(self):
-        return self.module.state_dict()
-
-    def load_state_dict(self, state_dict):
-        return self.module.load_state_dict(state_dict)
-
-    def train(self, mode=True):
-        self.module.train(mode)
-        return self
-
-    def eval(self):
-        return self.train(False)
 
 
 def broadcast_state(module, comm, root=0):

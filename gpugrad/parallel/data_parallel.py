@@ -13,9 +13,10 @@ from . import reduce as _reduce
 from .buckets import DEFAULT_CAP_MB
 from .replicate import ReplicaSync, named_parameters, replicate
 from .scatter import batch_size, shard_bounds, split_sizes, take_shard
+from .wrapper import ModuleWrapper
 
 
-class DataParallel:
+class DataParallel(ModuleWrapper):
     """Train ``module`` on several devices at once; gradients come out averaged.
 
     ``module`` is the primary replica and must live on ``devices[0]``; the other devices
@@ -180,29 +181,6 @@ class DataParallel:
     def close(self):
         """Stop the worker threads (also done when the object is collected)."""
         self._pool.shutdown(wait=True)
-
-    def __call__(self, *args, **kwargs):
-        """Forward on the primary only (evaluation, inference)."""
-        return self.module(*args, **kwargs)
-
-    def parameters(self):
-        return self.module.parameters()
-
-    def named_parameters(self):
-        return self.module.named_parameters()
-
-    def state_dict(self):
-        return self.module.state_dict()
-
-    def load_state_dict(self, state_dict):
-        return self.module.load_state_dict(state_dict)
-
-    def train(self, mode=True):
-        self.module.train(mode)
-        return self
-
-    def eval(self):
-        return self.train(False)
 
     def __repr__(self):
         return f"DataParallel(devices={[str(d) for d in self.devices]})"
