@@ -48,7 +48,8 @@ class HandNumpy:
     def step(self, x, y):
         acts, pre = [x], []
         for i, (w, b) in enumerate(self.layers):
-            h = acts[-1] @ w.T + b
+            h = acts[-1] @ w.T
+            h += b
             pre.append(h)
             acts.append(np.maximum(h, 0) if i < len(self.layers) - 1 else h)
         logits = acts[-1]
