@@ -2,6 +2,8 @@
 
 All take ``dtype=`` and ``device=``; floating factories default to float32, as in PyTorch.
 """
+import numbers
+
 import numpy as np
 
 from .backends.device import CPU, backend_for, device as as_device
@@ -111,7 +113,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if end is None:
         start, end = 0, start
     if dtype is None:
-        ints = all(isinstance(v, int) for v in (start, end, step))
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = np.int64 if ints else default_float
     dt = as_dtype(dtype)
     return _make(device, requires_grad, lambda xp, g: xp.arange(start, end, step, dtype=dt))
@@ -152,8 +154,14 @@ def randn(*size, dtype=None, device=None, requires_grad=False):
 
 
 def randint(low, high=None, size=(), dtype=None, device=None):
-    """Integers in ``[low, high)`` (or ``[0, low)``), int64 by default."""
-    if high is None:
+    """Integers in ``[low, high)`` (or ``[0, low)``), int64 by default.
+
+    As in PyTorch, two positional arguments may also be ``(high, size)``:
+    ``gg.randint(10, (3,))`` draws 3 integers in [0, 10).
+    """
+    if isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     dt = as_dtype(dtype) or np.dtype(np.int64)
     return _make(device, False,

@@ -29,6 +29,7 @@ class Tensor:
     _version = None
     _hooks = None
     _tangent = None
+    _retains_grad_fn = None
     __array_priority__ = 1000  # numpy scalars and arrays defer to our reflected operators
 
     def __init__(self, data, requires_grad=False):
@@ -220,17 +221,29 @@ class Tensor:
         owner = self if self.grad_fn is None else self.grad_fn
         if owner._hooks is None:
             owner._hooks = []
-        owner._hooks.append(hook)
-        return _HookHandle(owner._hooks, hook)
+        hooks = owner._hooks
+        if hooks and getattr(hooks[-1], "_retains_grad", False):
+            hooks.insert(len(hooks) - 1, hook)  # retain_grad sees what every hook made
+        else:
+            hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
     def retain_grad(self):
-        """Keep ``.grad`` on a non-leaf tensor after backward."""
-        if self.grad_fn is None:
+        """Keep ``.grad`` on a non-leaf tensor after backward: the gradient after all its
+        hooks, whenever they were registered (as in PyTorch). Calling it again is a no-op."""
+        if self.grad_fn is None or self.retains_grad:
             return
 
         def keep(grad):
-            self._accumulate_grad(grad)
+            self._accumulate_grad(grad, shared=True)  # the array also flows on backward
+        keep._retains_grad = True
         self.register_hook(keep)
+        self._retains_grad_fn = self.grad_fn
+
+    @property
+    def retains_grad(self):
+        """True for a non-leaf tensor on which ``retain_grad()`` was called."""
+        return self.grad_fn is not None and self._retains_grad_fn is self.grad_fn
 
     def _accumulate_grad(self, grad, shared=False):
         """Add ``grad`` into ``.grad``. ``shared`` says the gradient's array is also held
@@ -293,8 +306,8 @@ class Tensor:
 
     # ---- arithmetic -----------------------------------------------------------------
     def __add__(self, other):
-        if other.__class__ is Tensor:
-            return _ew.Add.apply(self, other)  # skips the scalar-lifting layer
+        if other.__class__ is Tensor and other.data.dtype is self.data.dtype:
+            return _ew.Add.apply(self, other)  # skips the lifting and promotion layer
         if isinstance(other, RowSparseGrad):
             return NotImplemented  # its __radd__ knows how to add itself to a dense tensor
         return _ew.add(self, other)
@@ -309,8 +322,8 @@ class Tensor:
         return _ew.sub(other, self)
 
     def __mul__(self, other):
-        if other.__class__ is Tensor:
-            return _ew.Mul.apply(self, other)  # skips the scalar-lifting layer
+        if other.__class__ is Tensor and other.data.dtype is self.data.dtype:
+            return _ew.Mul.apply(self, other)  # skips the lifting and promotion layer
         return _ew.mul(self, other)
 
     def __rmul__(self, other):
@@ -362,13 +375,25 @@ class Tensor:
         return _cmp.ge(self, other)
 
     def __invert__(self):
-        return _cmp.logical_not(self)
+        return _cmp.bitwise_not(self)
 
     def __and__(self, other):
-        return _cmp.logical_and(self, other)
+        return _cmp.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _cmp.bitwise_and(other, self)
 
     def __or__(self, other):
-        return _cmp.logical_or(self, other)
+        return _cmp.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _cmp.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return _cmp.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _cmp.bitwise_xor(other, self)
 
     def __getitem__(self, index):
         return _index.getitem(self, index)

@@ -54,31 +54,75 @@ def _scalar_dtype(value, dtype):
 
 
 def binary(fn, a, b):
-    """Apply a two-input op, lifting a non-Tensor operand to the other's device."""
+    """Apply a two-input op to ``operands(a, b)`` (inlined: this is on every op's path)."""
     if not isinstance(a, Tensor):
         a = lift(a, b)
     elif not isinstance(b, Tensor):
         b = lift(b, a)
+    if a.data.dtype is not b.data.dtype:
+        a, b = _promote(a, b)
     return fn.apply(a, b)
 
 
+def operands(a, b):
+    """``a`` and ``b`` as Tensors of one dtype: a Python number is lifted to the other's
+    device, and mixed dtypes are cast to the type PyTorch's promotion gives."""
+    if not isinstance(a, Tensor):
+        a = lift(a, b)
+    elif not isinstance(b, Tensor):
+        b = lift(b, a)
+    if a.data.dtype is not b.data.dtype:
+        a, b = _promote(a, b)
+    return a, b
+
+
+def _promote(a, b):
+    dtype = result_type(a, b)
+    return a.to(dtype=dtype), b.to(dtype=dtype)
+
+
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}
+
+
+def result_type(a, b):
+    """The dtype of ``a op b`` for Tensors, by PyTorch's rules (not NumPy's).
+
+    The higher category (bool < integer < floating) wins outright, so int64 + float32 is
+    float32; within one category the wider type wins. A 0-d tensor counts only where its
+    category is higher than a dimensioned operand's: float32 + 0-d float64 stays float32.
+    Python numbers arrive as 0-d tensors already of the type they promote to (``lift``).
+    """
+    da, db = a.dtype, b.dtype
+    if (a.ndim == 0) != (b.ndim == 0):
+        zero, dims = (da, db) if a.ndim == 0 else (db, da)
+        return zero if _CATEGORY[zero.kind] > _CATEGORY[dims.kind] else dims
+    return promote_types(da, db)
+
+
+def promote_types(*dtypes):
+    """PyTorch's promotion of the dtypes of dimensioned tensors (see ``result_type``)."""
+    top = max(_CATEGORY[d.kind] for d in dtypes)
+    return np.result_type(*[d for d in dtypes if _CATEGORY[d.kind] == top])
+
+
 def norm_dims(dim, ndim):
-    """``dim`` (None, int or tuple) as a sorted tuple of non-negative axes."""
+    """``dim`` (None, int or tuple) as a sorted tuple of non-negative axes.
+
+    A 0-d tensor accepts dim 0 and -1, as in PyTorch, and has no axis to reduce.
+    """
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, int):
         dim = (dim,)
-    out = []
-    for d in dim:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"dimension {d} out of range for a tensor of {ndim} dims")
-        out.append(d % max(ndim, 1))
-    return tuple(sorted(out))
+    out = [norm_dim(d, ndim) for d in dim]
+    return tuple(sorted(out)) if ndim else ()
 
 
 def norm_dim(dim, ndim):
     """One ``dim`` as a non-negative axis, with PyTorch's error for out-of-range values."""
-    return norm_dims(dim, ndim)[0]
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"dimension {dim} out of range for a tensor of {ndim} dims")
+    return dim % max(ndim, 1)
 
 
 def keepdim_shape(shape, axes):

@@ -1,6 +1,7 @@
 """Arithmetic ops: + - * / ** and negation, with broadcasting."""
 from ..autograd.function import Function
-from ._util import add_tangents, binary
+from ..dtypes import default_float
+from ._util import _scalar_dtype, add_tangents, binary, operands
 from .select import masked_fill
 
 
@@ -102,6 +103,8 @@ class PowScalar(Function):
         p = ctx.p
         if p == 2:
             return g * 2 * a
+        if p == 0:
+            return g * 0  # not 0 * a ** -1, which is nan at a == 0 (PyTorch gives 0)
         return g * p * a ** (p - 1)
 
     @staticmethod
@@ -109,6 +112,8 @@ class PowScalar(Function):
         (a,) = ctx.inputs
         if ctx.p == 2:
             return t * 2 * a
+        if ctx.p == 0:
+            return t * 0
         return t * ctx.p * a ** (ctx.p - 1)
 
 
@@ -124,7 +129,7 @@ class Pow(Function):
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        ga = g * b * a ** (b - 1) if need_a else None
+        ga = g * _base_derivative(a, b) if need_a else None
         gb = None
         if need_b:
             # d(a^b)/db = a^b log a; PyTorch's convention takes 0 where a == 0.
@@ -135,11 +140,16 @@ class Pow(Function):
     @staticmethod
     def jvp(ctx, ta, tb):
         a, b = ctx.inputs
-        da = ta * b * a ** (b - 1) if ta is not None else None
+        da = ta * _base_derivative(a, b) if ta is not None else None
         db = None
         if tb is not None:
             db = tb * ctx.output * masked_fill(a, a == 0, 1).log()  # 0 at a == 0, as backward
         return add_tangents(da, db)
+
+
+def _base_derivative(a, b):
+    """d(a^b)/da = b a^(b-1), taken as 0 where b == 0 (PyTorch): 0 * 0^-1 would be nan."""
+    return masked_fill(b * a ** (b - 1), b == 0, 0)
 
 
 def add(a, b):
@@ -161,7 +171,11 @@ def mul(a, b):
 
 
 def div(a, b):
-    return binary(Div, a, b)
+    """True division: integer and bool operands give float32, as in PyTorch."""
+    a, b = operands(a, b)
+    if a.data.dtype.kind != "f":
+        a, b = a.to(dtype=default_float), b.to(dtype=default_float)
+    return Div.apply(a, b)
 
 
 def neg(a):
@@ -171,5 +185,6 @@ def neg(a):
 def pow(a, b):
     """``a ** b``; a Python-number exponent uses the cheaper constant-exponent op."""
     if isinstance(b, (int, float)) and not isinstance(b, bool):
-        return PowScalar.apply(a, p=b)
+        dtype = _scalar_dtype(b, a.dtype)  # int ** 0.5 is float32, bool ** 2 int64
+        return PowScalar.apply(a if dtype == a.dtype else a.to(dtype=dtype), p=b)
     return binary(Pow, a, b)

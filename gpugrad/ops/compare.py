@@ -1,4 +1,4 @@
-"""Comparisons and logical ops. They have no gradient, so they skip the graph entirely."""
+"""Comparisons, logical and bitwise ops. They have no gradient, so they skip the graph."""
 from ._util import lift
 from ..tensor import Tensor
 
@@ -57,6 +57,24 @@ def logical_or(a, b):
 
 def logical_not(a):
     return _unary("logical_not", a)
+
+
+def bitwise_and(a, b):
+    """``a & b``: logical on bool tensors, bitwise on integer ones (as in PyTorch)."""
+    return _compare("bitwise_and", a, b)
+
+
+def bitwise_or(a, b):
+    return _compare("bitwise_or", a, b)
+
+
+def bitwise_xor(a, b):
+    return _compare("bitwise_xor", a, b)
+
+
+def bitwise_not(a):
+    """``~a``: logical not of a bool tensor, bitwise not (``-a - 1``) of an integer one."""
+    return _unary("invert", a)
 
 
 def sign(a):

@@ -64,7 +64,44 @@ def _has_int_array(index):
 
 def _is_basic(index):
     parts = index if isinstance(index, tuple) else (index,)
-    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice))
+               and not isinstance(p, bool) for p in parts)
+
+
+def _is_int(part):
+    """An integer index, or a 0-d integer array (PyTorch takes a 0-d tensor as one)."""
+    if isinstance(part, int):
+        return not isinstance(part, bool)
+    return getattr(part, "ndim", None) == 0 and part.dtype.kind in "iu"
+
+
+def _ints_first(index):
+    """Split ``index`` into a basic part holding its integers and the advanced rest.
+
+    NumPy treats integers next to an index array as index arrays too, so ``x[0, :, [1, 2]]``
+    puts the indexed axis first; PyTorch selects the integers first and gives the rest
+    in place. Applying the two parts in turn gives PyTorch's result. None when there is
+    nothing to split.
+    """
+    if not isinstance(index, tuple):
+        return None
+    advanced = [p for p in index if hasattr(p, "dtype") and not _is_int(p)
+                or isinstance(p, bool)]
+    if not advanced or not any(_is_int(p) for p in index):
+        return None
+    first, rest = [], []
+    for p in index:
+        if _is_int(p):
+            first.append(p)
+        elif isinstance(p, bool) or getattr(p, "ndim", None) == 0:
+            rest.append(p)  # a 0-d mask adds an axis of its own, consuming none
+        elif hasattr(p, "dtype"):
+            first.extend([slice(None)] * (p.ndim if p.dtype.kind == "b" else 1))
+            rest.append(p)
+        else:  # a slice, None or Ellipsis keeps its place in both parts
+            first.append(p)
+            rest.append(p if p is Ellipsis else slice(None))
+    return tuple(first), tuple(rest)
 
 
 def _convert(part, like):
@@ -76,12 +113,15 @@ def _convert(part, like):
         return part.data
     if isinstance(part, (list, np.ndarray)):
         arr = like._backend.xp.asarray(part)
+        if arr.size == 0 and isinstance(part, list):
+            arr = arr.astype(np.int64)  # ``[]`` selects nothing, as in PyTorch
         if arr.dtype.kind not in "iub":
             raise IndexError(f"index: arrays used as indices must be integer or boolean, "
                              f"got {arr.dtype}")
         return arr
-    if isinstance(part, (bool, np.bool_)) or not isinstance(part, (int, slice, type(None),
-                                                                   type(Ellipsis))):
+    if isinstance(part, (bool, np.bool_)):
+        return bool(part)  # a 0-d mask (x[True] adds an axis), not the index 1
+    if not isinstance(part, (int, slice, type(None), type(Ellipsis))):
         if hasattr(part, "__index__"):
             return int(part)
         raise IndexError(f"index: unsupported index of type {type(part).__name__}")
@@ -96,6 +136,9 @@ def normalize_index(index, like):
 
 def getitem(a, index):
     index = normalize_index(index, a)
+    split = _ints_first(index)
+    if split is not None:
+        return getitem(getitem(a, split[0]), split[1])
     try:
         out = Index.apply(a, index=index)
     except IndexError as err:
@@ -121,8 +164,14 @@ def setitem(a, index, value):
         if value._device is not a._device:
             raise RuntimeError(f"setitem: value on {value._device}, tensor on {a._device}")
         value = value.data
+    split = _ints_first(index)
     try:
-        a.data[index] = value
+        if split is not None:
+            # Python ints keep the first part basic, so it is a view to write through.
+            first = tuple(int(p) if _is_int(p) else p for p in split[0])
+            a.data[first][split[1]] = value
+        else:
+            a.data[index] = value
     except IndexError as err:
         raise IndexError(f"setitem: {err} (tensor of shape {a.shape})") from None
     except ValueError as err:

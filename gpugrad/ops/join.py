@@ -1,6 +1,6 @@
 """Joining and splitting: cat, stack, split, chunk."""
 from ..autograd.function import Function
-from ._util import norm_dim
+from ._util import norm_dim, promote_types
 
 
 class Cat(Function):
@@ -43,6 +43,10 @@ def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) > 1:  # int64 with float32 is float32, as in PyTorch (NumPy: float64)
+        dtype = promote_types(*dtypes)
+        tensors = [t.to(dtype=dtype) for t in tensors]
     return Cat.apply(*tensors, axis=norm_dim(dim, tensors[0].ndim))
 
 
@@ -80,5 +84,9 @@ def split(a, split_size_or_sections, dim=0):
 
 def chunk(a, chunks, dim=0):
     """``chunks`` pieces of equal size (the last may be smaller), as in PyTorch."""
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     n = a.shape[norm_dim(dim, a.ndim)]
-    return split(a, max(-(-n // chunks), 1), dim)
+    if n == 0:
+        return split(a, [0] * chunks, dim)  # PyTorch gives ``chunks`` empty pieces here
+    return split(a, -(-n // chunks), dim)

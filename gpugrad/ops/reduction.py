@@ -2,7 +2,9 @@
 from collections import namedtuple
 
 from ..autograd.function import Function
+from ..dtypes import default_float
 from ._util import keepdim_shape, norm_dim, norm_dims
+from .select import masked_fill
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -90,14 +92,17 @@ class Std(Function):
         a, out = ctx.saved_tensors
         n = _count(a.shape, ctx.axes) - ctx.correction
         centered = a - a.mean(ctx.axes, keepdim=True)
-        return _expand_back(ctx, g / out) * centered / n
+        # std is not differentiable where it is 0; PyTorch takes 0 there, not 0 / 0.
+        return _expand_back(ctx, masked_fill(g / out, out == 0, 0)) * centered / n
 
     @staticmethod
     def jvp(ctx, t):
         (a,) = ctx.inputs
         n = _count(a.shape, ctx.axes) - ctx.correction
         centered = a - a.mean(ctx.axes, keepdim=True)
-        return Sum.apply(centered * t, axes=ctx.axes, keepdim=ctx.keepdim) / (ctx.output * n)
+        out = ctx.output
+        tangent = Sum.apply(centered * t, axes=ctx.axes, keepdim=ctx.keepdim) / (out * n)
+        return masked_fill(tangent, out == 0, 0)  # 0 where std is 0, as backward
 
 
 class Amax(Function):
@@ -232,8 +237,7 @@ def sum(a, dim=None, keepdim=False):
 
 
 def mean(a, dim=None, keepdim=False):
-    if a.dtype.kind != "f":
-        raise TypeError(f"mean: expected a floating point tensor, got {a.dtype}")
+    _check_floating("mean", a)
     return Mean.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
 
 
@@ -241,13 +245,20 @@ def _correction(correction, unbiased):
     return correction if unbiased is None else int(bool(unbiased))
 
 
+def _check_floating(name, a):
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating point tensor, got {a.dtype}")
+
+
 def var(a, dim=None, keepdim=False, correction=1, unbiased=None):
     """Variance with Bessel's ``correction`` (1 by default, as in PyTorch)."""
+    _check_floating("var", a)
     return Var.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim,
                      correction=_correction(correction, unbiased))
 
 
 def std(a, dim=None, keepdim=False, correction=1, unbiased=None):
+    _check_floating("std", a)
     return Std.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim,
                      correction=_correction(correction, unbiased))
 
@@ -264,6 +275,8 @@ def _max_min(a, dim, keepdim, whole, along):
     if dim is None or isinstance(dim, tuple):
         return whole(a, dim, keepdim)
     axis = norm_dim(dim, a.ndim)
+    if a.ndim == 0:  # PyTorch allows dim 0 / -1 here: the value itself, at index 0
+        return values_indices(a.clone(), a._like(a._backend.xp.zeros((), dtype="int64")))
     values = along.apply(a, axis=axis, keepdim=keepdim)
     index = values.grad_fn.index if values.grad_fn is not None else None
     if index is None:
@@ -289,12 +302,16 @@ def min(a, dim=None, keepdim=False):
 
 def logsumexp(a, dim, keepdim=False):
     """``log(sum(exp(a)))`` over ``dim``, computed without overflow."""
+    if a.dtype.kind != "f":
+        a = a.to(dtype=default_float)  # integers give float32, as in PyTorch
     return LogSumExp.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
 
 
 def _arg(name, a, dim, keepdim):
     xp = a._backend.xp
-    if dim is None:
+    if dim is None or a.ndim == 0:
+        if dim is not None:
+            norm_dim(dim, 0)  # a 0-d tensor takes dim 0 or -1
         out = getattr(xp, name)(a.data)
         if keepdim:
             out = out.reshape((1,) * a.ndim)
@@ -330,10 +347,13 @@ def sum_to_size(a, shape):
 
 def norm(a, p=2):
     """The vector ``p``-norm of all elements (p = 2, 1, inf or any positive number)."""
-    if p == 2:
-        return (a * a).sum().sqrt()
     if p == float("inf"):
         return a.abs().max()
     if p == 1:
         return a.abs().sum()
-    return (a.abs() ** p).sum() ** (1.0 / p)
+    total = (a * a).sum() if p == 2 else (a.abs() ** p).sum()
+    # The root has an infinite slope at 0; PyTorch's gradient of a zero norm is 0, not nan.
+    zero = total == 0
+    total = masked_fill(total, zero, 1)
+    root = total.sqrt() if p == 2 else total ** (1.0 / p)
+    return masked_fill(root, zero, 0)

@@ -1,6 +1,10 @@
 """Selection ops: clamp, maximum/minimum (with PyTorch's tie rule), where, masked_fill."""
+import numpy as np
+
 from ..autograd.function import Function
-from ._util import add_tangents, binary, lift
+from ..dtypes import default_float
+from ..tensor import Tensor
+from ._util import add_tangents, binary, lift, operands
 
 
 class Clamp(Function):
@@ -107,10 +111,23 @@ class Where(Function):
 
 
 def clamp(a, min=None, max=None):
-    """Clip values to ``[min, max]`` (either bound may be None)."""
+    """Clip values to ``[min, max]`` (either bound may be None; tensor bounds get no
+    gradient). An integer tensor with a float bound gives float32, as in PyTorch."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(a, lo=min, hi=max)
+    if a.data.dtype.kind != "f" and (_is_float(min) or _is_float(max)):
+        a = a.to(dtype=default_float)
+    return Clamp.apply(a, lo=_bound(min, a), hi=_bound(max, a))
+
+
+def _is_float(value):
+    return isinstance(value, float) or isinstance(value, Tensor) and value.dtype.kind == "f"
+
+
+def _bound(value, like):
+    if isinstance(value, Tensor):
+        return value.data.astype(like.dtype, copy=False)  # keeps NumPy from promoting
+    return value
 
 
 def maximum(a, b):
@@ -122,14 +139,22 @@ def minimum(a, b):
 
 
 def where(cond, a, b):
-    """``a`` where ``cond`` holds, else ``b`` (``cond`` is a bool tensor; no gradient)."""
-    from ..tensor import Tensor
-    like = a if isinstance(a, Tensor) else b
-    a, b = lift(a, like), lift(b, like)
-    cond_data = cond.data if isinstance(cond, Tensor) else like._backend.xp.asarray(cond)
+    """``a`` where ``cond`` holds, else ``b`` (``cond`` is a bool tensor; no gradient).
+
+    ``a`` and ``b`` may be Python numbers; their dtypes promote as in ``a + b``.
+    """
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        if not isinstance(cond, Tensor):
+            cond = Tensor(np.asarray(cond))
+        a = lift(a, cond)  # where(mask, 1.0, 0) is float32, as a Python float alone is
+    a, b = operands(a, b)
+    cond_data = cond.data if isinstance(cond, Tensor) else a._backend.xp.asarray(cond)
     return Where.apply(a, b, cond=cond_data)
 
 
 def masked_fill(a, mask, value):
-    """``a`` with ``value`` where ``mask`` is True."""
-    return where(mask, lift(value, a), a)
+    """``a`` with ``value`` where ``mask`` is True; the result keeps ``a``'s dtype."""
+    value = lift(value, a)
+    if value.dtype != a.dtype:
+        value = value.to(dtype=a.dtype)
+    return where(mask, value, a)

@@ -126,6 +126,8 @@ def flatten(a, start_dim=0, end_dim=-1):
     if a.ndim == 0:
         return reshape(a, (1,))
     start, end = norm_dim(start_dim, a.ndim), norm_dim(end_dim, a.ndim)
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = a.shape[:start] + (-1,) + a.shape[end + 1:]
     return reshape(a, shape)
 
@@ -161,8 +163,9 @@ def squeeze(a, dim=None):
 def expand(a, shape):
     """Broadcast to ``shape`` without copying; -1 keeps a dimension's size."""
     lead = len(shape) - a.ndim
-    if lead < 0:
-        raise ValueError(f"expand: cannot expand shape {a.shape} to {tuple(shape)}")
+    if lead < 0 or -1 in shape[:lead]:
+        raise ValueError(f"expand: cannot expand shape {a.shape} to {tuple(shape)} "
+                         "(-1 is allowed only for existing dimensions)")
     shape = tuple(a.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     if shape == a.shape:
         return a
@@ -170,6 +173,9 @@ def expand(a, shape):
 
 
 def cast(a, dtype):
+    if dtype.kind != "f":
+        # An integer or bool result has no gradient: PyTorch's x.long() does not require it.
+        return Cast.apply(a.detach(), dtype=dtype)
     out = Cast.apply(a, dtype=dtype)
     if out.grad_fn is not None:
         out.grad_fn.in_dtype = a.dtype

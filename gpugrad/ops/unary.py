@@ -1,5 +1,6 @@
 """Unary math: exp, log, log1p, sqrt, sin, cos, tanh, sigmoid, relu, abs."""
 from ..autograd.function import Function
+from ..dtypes import default_float
 from ._util import add_tangents
 from .select import Where
 
@@ -223,36 +224,41 @@ class Abs(Function):
         return t * ctx.inputs[0].sign()
 
 
+def _floating(a):
+    """Integer and bool inputs of the float-valued functions compute in float32 (PyTorch)."""
+    return a if a.data.dtype.kind == "f" else a.to(dtype=default_float)
+
+
 def exp(a):
-    return Exp.apply(a)
+    return Exp.apply(_floating(a))
 
 
 def log(a):
-    return Log.apply(a)
+    return Log.apply(_floating(a))
 
 
 def log1p(a):
-    return Log1p.apply(a)
+    return Log1p.apply(_floating(a))
 
 
 def sqrt(a):
-    return Sqrt.apply(a)
+    return Sqrt.apply(_floating(a))
 
 
 def sin(a):
-    return Sin.apply(a)
+    return Sin.apply(_floating(a))
 
 
 def cos(a):
-    return Cos.apply(a)
+    return Cos.apply(_floating(a))
 
 
 def tanh(a):
-    return Tanh.apply(a)
+    return Tanh.apply(_floating(a))
 
 
 def sigmoid(a):
-    return Sigmoid.apply(a)
+    return Sigmoid.apply(_floating(a))
 
 
 def relu(a):
