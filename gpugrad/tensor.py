@@ -617,7 +617,8 @@ class _HookHandle:
 
 def _owns(array):
     flags = array.flags
-    return flags.owndata and flags.writeable
+    # CuPy's flags carry only c_contiguous, f_contiguous and owndata: its arrays are writable.
+    return flags.owndata and getattr(flags, "writeable", True)
 
 
 def _looks_like_device(spec):

@@ -6,7 +6,6 @@ installed before Numba creates its first CUDA context; see Numba-CUDA's "Externa
 Management (EMM) Plugin interface". Device memory only: pinned host memory stays with
 Numba (HostOnlyCUDAMemoryManager). Neither CuPy nor numba.cuda is imported until used.
 """
-import ctypes
 import functools
 
 
@@ -33,7 +32,7 @@ def plugin_class():
             # alive; the finalizer drops it, returning the block to CuPy's pool.
             self.allocations[allocation.ptr] = allocation
             finalizer = _releaser(self.allocations, allocation.ptr)
-            return cuda.MemoryPointer(self.context, ctypes.c_void_p(allocation.ptr), size,
+            return cuda.MemoryPointer(self.context, _device_pointer(allocation.ptr), size,
                                       finalizer=finalizer)
 
         def get_memory_info(self):
@@ -49,6 +48,21 @@ def plugin_class():
             return 1
 
     return CuPyMemoryManager
+
+
+def _device_pointer(address):
+    """``address`` in the pointer type Numba's driver binding works with.
+
+    With the NVIDIA cuda-python binding (the default, and the only one in current numba-cuda)
+    that is ``CUdeviceptr``, as RMM's EMM plugin builds it: numba-cuda before
+    NVIDIA/numba-cuda#328 kept a ``ctypes.c_void_p`` as given and then failed on
+    ``int(pointer)``. With the old ctypes binding it is Numba's ``cu_device_ptr``.
+    """
+    from numba.cuda.cudadrv import driver
+    if getattr(driver, "USE_NV_BINDING", True):
+        return driver.binding.CUdeviceptr(address)
+    from numba.cuda.cudadrv import drvapi
+    return drvapi.cu_device_ptr(address)
 
 
 def _releaser(allocations, ptr):

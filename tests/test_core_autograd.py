@@ -249,3 +249,16 @@ def test_ops_run_on_the_tensors_gpu():
     y.backward()
     assert y.device == "cuda:1" and x.grad.device == "cuda:1"
     assert x.grad.data.device.id == 1
+
+
+def test_leaf_gradient_ownership_check_accepts_cupy_style_flags():
+    # CuPy's ndarray.flags has no ``writeable``; the check must not need it.
+    from gpugrad.tensor import _owns
+
+    class Flags:
+        owndata = True
+        c_contiguous = True
+
+    class Array:
+        flags = Flags()
+    assert _owns(Array())

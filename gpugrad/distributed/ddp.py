@@ -19,6 +19,9 @@ class DistributedDataParallel(ModuleWrapper):
 
     * Construction broadcasts rank 0's parameters and buffers (after checking that every
       rank has the same names, shapes and dtypes).
+    * Buffers (BatchNorm running statistics) are rank 0's, as in ``DataParallel`` they are
+      the primary's: each rank updates them from its own shard, then every synced step ends
+      by broadcasting rank 0's, so all ranks evaluate, checkpoint and check the same state.
     * ``forward_backward(loss_fn, *local_batch)`` runs ``loss_fn(module, *local_batch)``
       (the *mean* loss of the local shard) and its backward; gradients are all-reduced in
       flat buckets started from gradient hooks while backward still runs, and weighted by
@@ -29,9 +32,10 @@ class DistributedDataParallel(ModuleWrapper):
     * ``no_sync()``: inside it, steps do no communication and gradients accumulate locally;
       the next synced step averages the accumulated total, each rank weighted by the
       examples it processed since the last sync (exact for equal shard sizes).
-    * ``check_every=N``: every N synced steps, before the forward, compare a checksum of
-      every rank's parameters and buffers and raise RuntimeError on every rank if they
-      differ. ``check_replicas()`` does it on demand.
+    * ``check_every=N``: every N synced steps, at the end of the step (buffers just
+      broadcast), compare a checksum of every rank's parameters and buffers and raise
+      RuntimeError on every rank if they differ: the parameters the optimizer updated
+      before this step must have stayed equal. ``check_replicas()`` does it on demand.
     * CPU tensors go through MPI ``Iallreduce``; a module on a GPU through NCCL
       (communicator bootstrapped over MPI). The learning rate is never rescaled.
 
@@ -56,9 +60,6 @@ class DistributedDataParallel(ModuleWrapper):
 
     def forward_backward(self, loss_fn, *batch):
         """Global mean loss of this step; averaged gradients in ``.grad`` on every rank."""
-        if self._syncing and self.check_every and self._synced_steps \
-                and self._synced_steps % self.check_every == 0:
-            self.check_replicas()
         n = batch_size(batch)
         self._examples += n
         backend = self.device.backend
@@ -73,8 +74,11 @@ class DistributedDataParallel(ModuleWrapper):
             except BaseException:
                 self.reducer.cancel()
                 raise
+            self._sync_buffers()
         self._examples = 0
         self._synced_steps += 1
+        if self.check_every and self._synced_steps % self.check_every == 0:
+            self.check_replicas()
         mean = loss_sum / count if count else float("nan")
         return gg.tensor(mean, dtype=self._loss_dtype, device=self.device)
 
@@ -92,6 +96,12 @@ class DistributedDataParallel(ModuleWrapper):
             loss.backward()
         return float(loss.item())
 
+    def _sync_buffers(self):
+        """Rank 0's buffers on every rank (a collective, at the end of each synced step)."""
+        buffers = [t for _, t in named_buffers(self.module)]
+        if buffers and runtime.world_size() > 1:
+            _broadcast_tensors(buffers, runtime.comm())
+
     @contextlib.contextmanager
     def no_sync(self):
         """Accumulate gradients locally, without communication, inside the block."""
@@ -108,9 +118,9 @@ class DistributedDataParallel(ModuleWrapper):
         mine = state_checksum(self.module)
         every = runtime.comm().allgather(mine)
         if len(set(every)) > 1:
-            raise RuntimeError(f"DistributedDataParallel: replicas diverged after "
-                               f"{self._synced_steps} steps (parameter checksums by rank: "
-                               f"{every})")
+            raise RuntimeError(f"DistributedDataParallel: replicas diverged by synced step "
+                               f"{self._synced_steps} (checksums of parameters and buffers "
+                               f"by rank: {every})")
 
     @property
     def last_reduce_seconds(self):
@@ -128,12 +138,19 @@ def broadcast_state(module, comm, root=0):
     if differs:
         raise ValueError("DistributedDataParallel: the ranks' modules differ in parameter or "
                          "buffer names, shapes or dtypes")
+    _broadcast_tensors([t for _, t in tensors], comm, root)
+
+
+def _broadcast_tensors(tensors, comm, root=0):
+    """Overwrite ``tensors`` (the same list on every rank) with rank ``root``'s values."""
     by_dtype = {}
-    for _, t in tensors:
+    for t in tensors:
         by_dtype.setdefault(t.dtype.str, []).append(t)
     for group in by_dtype.values():
         flat = np.concatenate([t.detach().cpu().numpy().reshape(-1) for t in group])
         comm.Bcast(flat, root=root)
+        if comm.Get_rank() == root:
+            continue
         start = 0
         with gg.no_grad():
             for t in group:

@@ -43,12 +43,13 @@ class Optimizer:
             self.add_param_group(group)
 
     def __repr__(self):
-        lines = [f"{type(self).__name__} ("]
+        # PyTorch's layout, a blank line between groups included.
+        text = f"{type(self).__name__} ("
         for i, group in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
+            text += f"\nParameter Group {i}\n"
             for key in sorted(k for k in group if k != "params"):
-                lines.append(f"    {key}: {group[key]}")
-        return "\n".join(lines) + "\n)"
+                text += f"    {key}: {group[key]}\n"
+        return text + ")"
 
     def add_param_group(self, param_group):
         """Append a group; hyperparameters it leaves out take the optimizer's defaults.
@@ -97,7 +98,7 @@ class Optimizer:
             elif isinstance(p.grad, RowSparseGrad):
                 p.grad = _empty_like_sparse(p.grad)
             else:
-                p.grad.data.fill(0)
+                _zero_dense_grad(p)
 
     def step(self, closure=None):
         """Update every parameter whose ``.grad`` is set; return ``closure()`` if given.
@@ -319,6 +320,17 @@ def _load_value(value, param):
     dtype = param.dtype if value.dtype.kind == "f" else value.dtype
     # astype copies, so the loaded optimizer never shares buffers with the state dict.
     return gg.tensor(value.astype(dtype), device=param.device)
+
+
+def _zero_dense_grad(param):
+    """Zero ``param.grad`` in place, like ``Module.zero_grad(set_to_none=False)``. A gradient
+    that carries a graph (``backward(create_graph=True)``) or is a read-only broadcast view
+    first gets its own detached array: PyTorch detaches it, and a view cannot be written."""
+    grad = param.grad
+    if grad.grad_fn is not None or not getattr(grad.data.flags, "writeable", True):
+        param.grad = grad = grad._like(grad.data.copy())
+    with no_grad():
+        grad.zero_()
 
 
 def _empty_like_sparse(grad):

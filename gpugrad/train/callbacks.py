@@ -70,6 +70,10 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved for ``patience`` epochs; with ``restore_best``
     the model gets the weights of its best epoch back when training ends.
 
+    Its state (best value, epochs waited, best weights) goes into checkpoints, so a run
+    resumed from the epoch that stopped training stops again at once, as the uninterrupted
+    run did; give the callback a larger ``patience`` to train on instead.
+
     >>> stop = EarlyStopping(monitor="val_loss", patience=2)
     >>> stop.monitor.mode
     'min'
@@ -83,6 +87,10 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.stopped_epoch = None
         self.best_state = None
+
+    def on_fit_start(self, trainer):
+        if self.wait >= self.patience:
+            trainer.stop_training = True
 
     def on_epoch_end(self, trainer, epoch, logs):
         value = self.monitor.value(logs)
@@ -103,6 +111,8 @@ class EarlyStopping(Callback):
 
     def state_dict(self):
         state = {"best": self.monitor.best, "wait": self.wait}
+        if self.stopped_epoch is not None:
+            state["stopped_epoch"] = self.stopped_epoch
         if self.best_state is not None:
             state["best_state"] = self.best_state
         return state
@@ -110,6 +120,8 @@ class EarlyStopping(Callback):
     def load_state_dict(self, state):
         self.monitor.best = float(state["best"])
         self.wait = int(state["wait"])
+        stopped = state.get("stopped_epoch")
+        self.stopped_epoch = None if stopped is None else int(stopped)
         self.best_state = state.get("best_state")
 
 

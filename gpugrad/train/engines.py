@@ -34,6 +34,10 @@ class SingleDevice:
     def all_reduce_sum(self, values):
         return [float(v) for v in values]
 
+    def common_seed(self, seed):
+        """The shuffling seed every process uses (this process's own here)."""
+        return seed
+
 
 class MultiDevice(SingleDevice):
     """One process, several devices: ``DataParallel``."""
@@ -70,6 +74,11 @@ class Distributed(SingleDevice):
 
     def all_reduce_sum(self, values):
         return [float(v) for v in dist.all_reduce_sum(values)]
+
+    def common_seed(self, seed):
+        """Rank 0's seed: every rank must shuffle into the same global batches, even when
+        their generators were seeded differently (or not at all)."""
+        return dist.broadcast_object(seed)
 
 
 def make_engine(model, devices=None, **ddp_options):

@@ -27,6 +27,9 @@ class Trainer:
       effective batch is ``batch_size`` x devices (x ranks). Data is a ``Dataset``, a
       tuple ``(inputs..., targets)`` of tensors, or a ``DataLoader`` (used as is). A
       batch's last element is the target; the others are the model's inputs.
+    * ``seed``: the shuffling seed of the training loader (default: drawn from gpugrad's CPU
+      generator, so ``gg.manual_seed`` fixes it). Under MPI every rank uses rank 0's, so all
+      ranks cut their shares out of the same global batches.
     * Metrics per epoch, train and validation: ``loss`` and, for class-index targets,
       ``accuracy``. ``history`` holds them (dict of lists), ``batch_loss`` every step's.
     * ``scheduler`` is stepped per ``"epoch"`` or per ``"batch"``; ``ReduceLROnPlateau``
@@ -86,12 +89,15 @@ class Trainer:
         """Train until ``epochs`` epochs are complete in total; returns ``history``."""
         self.batch_size = batch_size
         self._loader = self._make_loader(train_data, batch_size, shuffle=True)
+        self._loader.seed = self.engine.common_seed(self._loader.seed)
         if resume_from is not None:
             self.load_state_dict(gg.load(resume_from))
         self.stop_training = False
         self._open_logger()
         self._call("on_fit_start")
         for epoch in range(self.epoch, epochs):
+            if self.stop_training:  # set by a callback (a resumed, exhausted EarlyStopping)
+                break
             self._call("on_epoch_start", epoch)
             lr = self.optimizer.param_groups[0]["lr"]
             logs = self._train_epoch(epoch, epochs)
@@ -105,8 +111,6 @@ class Trainer:
             self.history.append(logs)
             self._log_epoch(logs)
             self._call("on_epoch_end", epoch, logs)
-            if self.stop_training:
-                break
         self._call("on_fit_end")
         self._close_logger(epochs)
         return self.history

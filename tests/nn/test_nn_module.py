@@ -82,7 +82,9 @@ def test_strict_load_reports_keys_and_changes_nothing():
     sd["extra.weight"] = gg.zeros(1)
     with pytest.raises(RuntimeError) as err:
         net.load_state_dict(sd)
-    assert "'block.fc.bias'" in str(err.value) and "'extra.weight'" in str(err.value)
+    # PyTorch's wording: keys in double quotes, missing ones listed first.
+    assert 'Missing key(s) in state_dict: "block.fc.bias". ' in str(err.value)
+    assert 'Unexpected key(s) in state_dict: "extra.weight". ' in str(err.value)
     bad_shape = Net().state_dict()
     bad_shape["heads.1.weight"] = gg.zeros(5, 5)
     with pytest.raises(RuntimeError, match=r"size mismatch for heads.1.weight.*\(5, 5\)"):

@@ -2,7 +2,7 @@
 import operator
 from collections import OrderedDict
 
-from .module import Module
+from .module import Module, _block, _indent
 
 
 def _index(n, idx):
@@ -107,6 +107,20 @@ class ModuleList(_IndexedModules):
 
     def __iadd__(self, modules):
         return self.extend(modules)
+
+    def __repr__(self):
+        """PyTorch's: runs of identical modules print once, as ``(0-2): 3 x Linear(...)``."""
+        runs = []  # [first index, last index, repr]
+        for i, module in enumerate(self):
+            text = repr(module)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        lines = [f"({first}): {_indent(text)}" if first == last
+                 else f"({first}-{last}): {last - first + 1} x {_indent(text)}"
+                 for first, last, text in runs]
+        return _block(type(self).__name__, lines)
 
 
 class ModuleDict(Module):

@@ -18,9 +18,6 @@ class _Loss(Module):
             raise TypeError(f"{type(self).__name__}: {name} must be a Tensor or None")
         self.register_buffer(name, weight)
 
-    def extra_repr(self):
-        return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
-
 
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy of logits, fused and stable (see ``F.cross_entropy``).

@@ -16,7 +16,18 @@ from ...sparse import RowSparseGrad
 from ...tensor import Tensor
 from ..parameter import Parameter
 
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns; prints like PyTorch's when everything matched."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
 
 
 class Module:
@@ -173,31 +184,34 @@ class Module:
         for _, child in self.named_children():
             yield child
 
-    def _named_members(self, registry, prefix, recurse):
+    def _named_members(self, registry, prefix, recurse, remove_duplicate):
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = (self.named_modules(prefix, remove_duplicate=remove_duplicate) if recurse
+                   else [(prefix, self)])
         for module_name, module in modules:
             for name, value in getattr(module, registry).items():
                 if value is None or id(value) in seen:
                     continue
-                seen.add(id(value))
+                if remove_duplicate:
+                    seen.add(id(value))
                 yield (f"{module_name}.{name}" if module_name else name), value
 
-    def named_parameters(self, prefix="", recurse=True):
-        """(dotted name, parameter) pairs; a parameter shared by two layers appears once.
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, parameter) pairs; a parameter shared by two layers appears once
+        (under each of its names with ``remove_duplicate=False``).
 
         >>> import gpugrad as gg
         >>> [n for n, _ in gg.nn.Linear(2, 3).named_parameters()]
         ['weight', 'bias']
         """
-        return self._named_members("_parameters", prefix, recurse)
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix="", recurse=True):
-        return self._named_members("_buffers", prefix, recurse)
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True):
         for _, buf in self.named_buffers(recurse=recurse):
@@ -221,8 +235,11 @@ class Module:
         """
         if not isinstance(mode, bool):
             raise ValueError(f"train: mode must be a bool, got {mode!r}")
-        for module in self.modules():
-            object.__setattr__(module, "training", mode)
+        object.__setattr__(self, "training", mode)
+        # Through each child's own train(), as PyTorch does: a submodule that overrides
+        # it (to keep a frozen batch norm in eval mode, say) must see the call.
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self):
@@ -301,6 +318,12 @@ class Module:
                     out[key] = value if keep_vars else value.detach()
         return out
 
+    def _optional_state_keys(self):
+        """Names of this module's own state that a checkpoint may lack: loading keeps their
+        current values and does not report them missing (BatchNorm's step counter, which
+        PyTorch fills in the same way for checkpoints that predate it)."""
+        return ()
+
     def _state_items(self):
         yield from self._parameters.items()
         for name, buf in self._buffers.items():
@@ -312,23 +335,27 @@ class Module:
 
         Every key and shape is checked before anything is written, so a failed load leaves
         the module untouched. Missing or unexpected keys raise (with ``strict``); shape
-        mismatches always do. Returns ``(missing_keys, unexpected_keys)``.
+        mismatches always do. Returns ``(missing_keys, unexpected_keys)``. As in PyTorch, a
+        checkpoint may leave out BatchNorm's ``num_batches_tracked`` (it keeps its value).
         """
         own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
+        optional = {f"{name}.{key}" if name else key
+                    for name, module in self.named_modules(remove_duplicate=False)
+                    for key in module._optional_state_keys()}
+        missing = [k for k in own if k not in state_dict and k not in optional]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
-        if strict and unexpected:
-            errors.append("Unexpected key(s) in state_dict: " + ", ".join(map(repr, unexpected)))
         if strict and missing:
-            errors.append("Missing key(s) in state_dict: " + ", ".join(map(repr, missing)))
+            errors.append(f"Missing key(s) in state_dict: {_quoted(missing)}. ")
+        if strict and unexpected:
+            errors.append(f"Unexpected key(s) in state_dict: {_quoted(unexpected)}. ")
         for key, target in own.items():
             if key in state_dict:
                 shape = tuple(np.shape(state_dict[key]))
                 if shape != target.shape:
                     errors.append(f"size mismatch for {key}: copying a param with shape "
                                   f"{shape} from checkpoint, the shape in current model is "
-                                  f"{target.shape}")
+                                  f"{target.shape}.")
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
@@ -344,16 +371,13 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = []
         extra = self.extra_repr()
-        if extra:
-            lines.extend(extra.split("\n"))
-        for name, child in self._modules.items():
-            body = repr(child).replace("\n", "\n  ")
-            lines.append(f"({name}): {body}")
-        if not self._modules:
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): {_indent(repr(child))}"
+                       for name, child in self._modules.items()]
+        if len(extra_lines) == 1 and not child_lines:
             return f"{type(self).__name__}({extra})"
-        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+        return _block(type(self).__name__, extra_lines + child_lines)
 
     def __dir__(self):
         return list(super().__dir__()) + list(self._all_registered())
@@ -370,6 +394,23 @@ class Module:
         for name, value in self.__dict__.items():
             object.__setattr__(new, name, copy.deepcopy(value, memo))
         return new
+
+
+def _quoted(keys):
+    return ", ".join(f'"{key}"' for key in keys)
+
+
+def _indent(text):
+    """Indent every line but the first by two spaces; blank lines stay empty (PyTorch's)."""
+    first, *rest = text.split("\n")
+    return "\n".join([first] + [f"  {line}" if line.strip() else "" for line in rest])
+
+
+def _block(name, lines):
+    """``name(...)`` with ``lines`` one per line inside, as PyTorch prints a module tree."""
+    if not lines:
+        return f"{name}()"
+    return name + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 def _is_device(spec):
