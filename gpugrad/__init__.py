@@ -20,15 +20,18 @@ from .dtypes import float32 as float  # noqa: A001
 from .gradcheck import GradcheckError, gradcheck
 from .ops.compare import (eq, ge, gt, isfinite, isnan, le, logical_and, logical_not,
                           logical_or, lt, ne, sign)
-from .ops.elementwise import (abs, add, clamp, cos, div, exp, log, log1p, masked_fill,
-                              maximum, minimum, mul, neg, pow, relu, sigmoid, sin, sqrt, sub,
-                              tanh, where)
-from .ops.indexing import getitem
+from .ops.elementwise import (abs, add, ceil, clamp, cos, div, erf, exp, exp2, expm1, floor,
+                              floor_divide, fmod, log, log1p, log2, log10, masked_fill, maximum,
+                              minimum, mul, neg, pow, reciprocal, relu, remainder, round, rsqrt,
+                              sigmoid, sin, sqrt, square, sub, tanh, tril, triu, trunc, where)
+from .ops.indexing import diagonal, gather, getitem, index_select, scatter_add
 from .ops.join import cat, chunk, split, stack
-from .ops.linalg import matmul
-from .ops.reduction import (all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min,
-                            norm, std, sum, var)
+from .ops.linalg import matmul, outer
+from .ops.reduction import (all, amax, amin, any, argmax, argmin, count_nonzero, logsumexp, max,
+                            mean, min, norm, prod, std, sum, var)
+from .ops.scan import cumprod, cumsum
 from .ops.shape import clone, expand, flatten, permute, reshape, squeeze, transpose, unsqueeze
+from .ops.sorting import argsort, sort, topk
 from .random import get_rng_state, manual_seed, set_rng_state
 from .sparse import RowSparseGrad
 from .tensor import Tensor

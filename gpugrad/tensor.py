@@ -341,6 +341,18 @@ class Tensor:
     def __rpow__(self, other):
         return _ew.pow(other, self)
 
+    def __floordiv__(self, other):
+        return _ew.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ew.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ew.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ew.remainder(other, self)
+
     def __matmul__(self, other):
         return _linalg.matmul(self, other)
 
@@ -429,6 +441,15 @@ class Tensor:
     def pow(self, other):
         return _ew.pow(self, other)
 
+    def floor_divide(self, other):
+        return _ew.floor_divide(self, other)
+
+    def remainder(self, other):
+        return _ew.remainder(self, other)
+
+    def fmod(self, other):
+        return _ew.fmod(self, other)
+
     def neg(self):
         return _ew.neg(self)
 
@@ -446,6 +467,42 @@ class Tensor:
 
     def sqrt(self):
         return _ew.sqrt(self)
+
+    def exp2(self):
+        return _ew.exp2(self)
+
+    def expm1(self):
+        return _ew.expm1(self)
+
+    def log2(self):
+        return _ew.log2(self)
+
+    def log10(self):
+        return _ew.log10(self)
+
+    def rsqrt(self):
+        return _ew.rsqrt(self)
+
+    def square(self):
+        return _ew.square(self)
+
+    def reciprocal(self):
+        return _ew.reciprocal(self)
+
+    def erf(self):
+        return _ew.erf(self)
+
+    def floor(self):
+        return _ew.floor(self)
+
+    def ceil(self):
+        return _ew.ceil(self)
+
+    def round(self, decimals=0):
+        return _ew.round(self, decimals)
+
+    def trunc(self):
+        return _ew.trunc(self)
 
     def sin(self):
         return _ew.sin(self)
@@ -489,6 +546,18 @@ class Tensor:
     def mean(self, dim=None, keepdim=False):
         return _red.mean(self, dim, keepdim)
 
+    def prod(self, dim=None, keepdim=False):
+        return _red.prod(self, dim, keepdim)
+
+    def cumsum(self, dim):
+        return _scan.cumsum(self, dim)
+
+    def cumprod(self, dim):
+        return _scan.cumprod(self, dim)
+
+    def count_nonzero(self, dim=None):
+        return _red.count_nonzero(self, dim)
+
     def var(self, dim=None, keepdim=False, correction=1, unbiased=None):
         return _red.var(self, dim, keepdim, correction, unbiased)
 
@@ -519,8 +588,36 @@ class Tensor:
     def sum_to_size(self, *shape):
         return _red.sum_to_size(self, _shape_arg(shape))
 
-    def norm(self, p=2):
-        return _red.norm(self, p)
+    def norm(self, p=2, dim=None, keepdim=False):
+        return _red.norm(self, p, dim, keepdim)
+
+    # ---- sorting and selection ------------------------------------------------------
+    def sort(self, dim=-1, descending=False, stable=False):
+        return _sort.sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return _sort.argsort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _sort.topk(self, k, dim, largest, sorted)
+
+    def gather(self, dim, index):
+        return _index.gather(self, dim, index)
+
+    def scatter_add(self, dim, index, src):
+        return _index.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim, index):
+        return _index.index_select(self, dim, index)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        return _index.diagonal(self, offset, dim1, dim2)
+
+    def tril(self, diagonal=0):
+        return _ew.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _ew.triu(self, diagonal)
 
     # ---- shape ----------------------------------------------------------------------
     def reshape(self, *shape):
@@ -572,6 +669,9 @@ class Tensor:
 
     def matmul(self, other):
         return _linalg.matmul(self, other)
+
+    def outer(self, other):
+        return _linalg.outer(self, other)
 
     def clone(self):
         return _shape.clone(self)
@@ -648,7 +748,9 @@ from .ops import inplace as _inplace  # noqa: E402
 from .ops import join as _join  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduction as _red  # noqa: E402
+from .ops import scan as _scan  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops import sorting as _sort  # noqa: E402
 from .sparse import RowSparseGrad  # noqa: E402
 
 __all__ = ["Tensor", "backend_for"]

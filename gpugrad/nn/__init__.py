@@ -6,14 +6,17 @@
 (4, 3)
 """
 from . import functional, init, utils
-from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCEWithLogitsLoss, Conv2d,
-                      CrossEntropyLoss, Dropout, Embedding, Flatten, GELU, Identity, L1Loss,
+from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss, Conv2d,
+                      CosineEmbeddingLoss, CosineSimilarity, CrossEntropyLoss, Dropout,
+                      Embedding, Flatten, GELU, HuberLoss, Identity, KLDivLoss, L1Loss,
                       LayerNorm, LeakyReLU, Linear, LogSoftmax, MaxPool2d, Module, ModuleDict,
-                      ModuleList, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, Softmax, Tanh)
+                      ModuleList, MSELoss, NLLLoss, ReLU, Sequential, Sigmoid, SmoothL1Loss,
+                      Softmax, Tanh)
 from .parameter import Parameter
 
-__all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCEWithLogitsLoss", "Conv2d",
-           "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GELU", "Identity", "L1Loss",
+__all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCELoss", "BCEWithLogitsLoss", "Conv2d",
+           "CosineEmbeddingLoss", "CosineSimilarity", "CrossEntropyLoss", "Dropout",
+           "Embedding", "Flatten", "GELU", "HuberLoss", "Identity", "KLDivLoss", "L1Loss",
            "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d", "Module",
            "ModuleDict", "ModuleList", "MSELoss", "NLLLoss", "Parameter", "ReLU", "Sequential",
-           "Sigmoid", "Softmax", "Tanh", "functional", "init", "utils"]
+           "Sigmoid", "SmoothL1Loss", "Softmax", "Tanh", "functional", "init", "utils"]

@@ -1,4 +1,4 @@
-"""Arithmetic ops: + - * / ** and negation, with broadcasting."""
+"""Arithmetic ops: + - * / ** // % fmod and negation, with broadcasting."""
 from ..autograd.function import Function
 from ..dtypes import default_float
 from ._util import _scalar_dtype, add_tangents, binary, operands
@@ -147,6 +147,59 @@ class Pow(Function):
         return add_tangents(da, db)
 
 
+class FloorDivide(Function):
+    """``a // b``, rounding toward -inf. Piecewise constant: its gradient is zero (as for
+    ``floor(a / b)``; PyTorch itself has no derivative for floor_divide and raises)."""
+
+    @staticmethod
+    def forward(ctx, xp, a, b):
+        return xp.floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        zero = g._like(g._backend.xp.zeros_like(g.data))
+        need_a, need_b = ctx.needs_input_grad
+        return (zero if need_a else None), (zero if need_b else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        out = ctx.output
+        return out._like(out._backend.xp.zeros_like(out.data))
+
+
+class Remainder(Function):
+    """``a - b * floor(a / b)``: the result takes the sign of ``b`` (Python's ``%``)."""
+
+    saves_inputs = (0, 1)
+    op, rounding = "remainder", "floor"
+
+    @staticmethod
+    def forward(ctx, xp, a, b):
+        return getattr(xp, ctx.op)(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g if need_a else None), (-g * _quotient(ctx, a, b) if need_b else None)
+
+    @staticmethod
+    def jvp(ctx, ta, tb):
+        a, b = ctx.inputs
+        return add_tangents(ta, -tb * _quotient(ctx, a, b) if tb is not None else None)
+
+
+class Fmod(Remainder):
+    """``a - b * trunc(a / b)``: the result takes the sign of ``a`` (C's fmod)."""
+
+    op, rounding = "fmod", "trunc"
+
+
+def _quotient(ctx, a, b):
+    """The rounded quotient: a constant of the graph, as its own gradient is zero a.e."""
+    return a._like(getattr(a._backend.xp, ctx.rounding)(a.data / b.data))
+
+
 def _base_derivative(a, b):
     """d(a^b)/da = b a^(b-1), taken as 0 where b == 0 (PyTorch): 0 * 0^-1 would be nan."""
     return masked_fill(b * a ** (b - 1), b == 0, 0)
@@ -188,3 +241,42 @@ def pow(a, b):
         dtype = _scalar_dtype(b, a.dtype)  # int ** 0.5 is float32, bool ** 2 int64
         return PowScalar.apply(a if dtype == a.dtype else a.to(dtype=dtype), p=b)
     return binary(Pow, a, b)
+
+
+def floor_divide(a, b):
+    """``a // b``, rounded toward -inf (PyTorch's floor_divide).
+
+    >>> import gpugrad as gg
+    >>> (gg.tensor([7, -7]) // 2).tolist()
+    [3, -4]
+    """
+    a, b = operands(a, b)
+    if a.data.dtype.kind == "b":
+        raise TypeError("floor_divide: not implemented for bool tensors")
+    return FloorDivide.apply(a, b)
+
+
+def remainder(a, b):
+    """``a % b`` with the sign of ``b``, as Python's ``%`` and PyTorch's remainder.
+
+    >>> import gpugrad as gg
+    >>> (gg.tensor([5, -5]) % 3).tolist()
+    [2, 1]
+    """
+    a, b = operands(a, b)
+    if a.data.dtype.kind == "b":
+        raise TypeError("remainder: not implemented for bool tensors")
+    return Remainder.apply(a, b)
+
+
+def fmod(a, b):
+    """The remainder with the sign of ``a`` (C's fmod).
+
+    >>> import gpugrad as gg
+    >>> gg.fmod(gg.tensor([5.0, -5.0]), 3).tolist()
+    [2.0, -2.0]
+    """
+    a, b = operands(a, b)
+    if a.data.dtype.kind == "b":
+        raise TypeError("fmod: not implemented for bool tensors")
+    return Fmod.apply(a, b)

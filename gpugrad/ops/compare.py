@@ -78,6 +78,8 @@ def bitwise_not(a):
 
 
 def sign(a):
+    if a.dtype.kind == "b":
+        return a._like(a.data.copy())  # NumPy has no bool sign; PyTorch's is the identity
     return _unary("sign", a)
 
 

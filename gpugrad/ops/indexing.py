@@ -1,4 +1,5 @@
-"""Indexing: ``t[index]`` (basic slices, integer arrays, boolean masks) and ``t[index] = v``.
+"""Indexing: ``t[index]`` (basic slices, integer arrays, boolean masks) and ``t[index] = v``,
+and the index ops built on them: gather, scatter_add, index_select, diagonal.
 
 Basic indexing returns a view sharing the input's version counter; integer-array and mask
 indexing copy. The gradient of an index is scattered back with an add, so repeated integer
@@ -9,6 +10,7 @@ import numpy as np
 from ..autograd.function import Function, has_tangent
 from ..autograd.grad_mode import state
 from ..tensor import Tensor
+from ._util import norm_dim
 from .shape import mark_shared_tangents
 
 
@@ -177,3 +179,94 @@ def setitem(a, index, value):
     except ValueError as err:
         raise ValueError(f"setitem: {err} (tensor of shape {a.shape})") from None
     a._bump_version()
+
+
+def _along(xp, index, axis):
+    """An index tuple taking ``index`` along ``axis`` and position i along every other
+    dim: ``a[_along(...)][i, j, k] == a[i, index[i, j, k], k]`` for axis 1."""
+    parts = []
+    for d, n in enumerate(index.shape):
+        if d == axis:
+            parts.append(index)
+        else:
+            parts.append(xp.arange(n).reshape([-1 if e == d else 1 for e in range(index.ndim)]))
+    return tuple(parts)
+
+
+def _index_array(name, a, index, ndim):
+    """``index``'s array, after checking it is an integer tensor of ``ndim`` dims."""
+    if not isinstance(index, Tensor) or index.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected an integer index tensor")
+    if index._device is not a._device:
+        raise RuntimeError(f"{name}: index on {index._device} for a tensor on {a._device}")
+    if index.ndim != ndim:
+        raise ValueError(f"{name}: index has {index.ndim} dims, expected {ndim}")
+    return index.data
+
+
+def gather(a, dim, index):
+    """``out[i][j][k] = a[i][index[i][j][k]][k]`` for ``dim == 1``; the gradient adds back
+    at the gathered positions, so repeated indices accumulate.
+
+    >>> import gpugrad as gg
+    >>> gg.tensor([[1, 2], [3, 4]]).gather(1, gg.tensor([[1, 1], [0, 1]])).tolist()
+    [[2, 2], [3, 4]]
+    """
+    axis = norm_dim(dim, a.ndim)
+    idx = _index_array("gather", a, index, a.ndim)
+    if a.ndim == 0:
+        return Index.apply(a, index=())
+    try:
+        return Index.apply(a, index=_along(a._backend.xp, idx, axis))
+    except IndexError as err:
+        raise IndexError(f"gather: {err} (tensor of shape {a.shape}, index "
+                         f"{index.shape})") from None
+
+
+def scatter_add(a, dim, index, src):
+    """``a`` with ``src[i][j][k]`` added at ``[i][index[i][j][k]][k]`` for ``dim == 1``
+    (out of place); only the part of ``src`` the shape of ``index`` is used."""
+    axis = norm_dim(dim, a.ndim)
+    idx = _index_array("scatter_add", a, index, a.ndim)
+    if src.shape != index.shape:
+        src = src[tuple(slice(0, n) for n in index.shape)]
+    if src.dtype != a.dtype:
+        raise TypeError(f"scatter_add: src has dtype {src.dtype}, the tensor {a.dtype}")
+    if a.ndim == 0:
+        return a + src
+    try:
+        added = IndexAdd.apply(src, index=_along(a._backend.xp, idx, axis), shape=a.shape)
+    except IndexError as err:
+        raise IndexError(f"scatter_add: {err} (tensor of shape {a.shape}, index "
+                         f"{index.shape})") from None
+    return a + added
+
+
+def index_select(a, dim, index):
+    """The entries ``index`` (a 1-d integer tensor) along ``dim``, in that order."""
+    axis = norm_dim(dim, a.ndim)
+    if getattr(index, "ndim", 1) > 1:
+        raise ValueError(f"index_select: index must be 0-d or 1-d, got {index.ndim} dims")
+    idx = _index_array("index_select", a, index, index.ndim)
+    return getitem(a, (slice(None),) * axis + (idx.reshape(-1),))
+
+
+def diagonal(a, offset=0, dim1=0, dim2=1):
+    """The diagonal ``offset`` of the ``dim1`` x ``dim2`` planes, as a last dim (a copy,
+    where PyTorch returns a view).
+
+    >>> import gpugrad as gg
+    >>> gg.arange(9).reshape(3, 3).diagonal(1).tolist()
+    [1, 5]
+    """
+    d1, d2 = norm_dim(dim1, a.ndim), norm_dim(dim2, a.ndim)
+    if d1 == d2:
+        raise ValueError(f"diagonal: dim1 and dim2 are both {d1}")
+    rest = [d for d in range(a.ndim) if d not in (d1, d2)]
+    moved = a.permute(tuple(rest) + (d1, d2))
+    n, m = a.shape[d1], a.shape[d2]
+    row0, col0 = max(-offset, 0), max(offset, 0)
+    length = max(0, min(n - row0, m - col0))
+    xp = a._backend.xp
+    steps = xp.arange(length)
+    return Index.apply(moved, index=(Ellipsis, steps + row0, steps + col0))

@@ -1,4 +1,4 @@
-"""Matrix products."""
+"""Matrix products: matmul, outer."""
 from ..autograd.function import Function
 from ._util import add_tangents, lift
 
@@ -55,3 +55,15 @@ def matmul(a, b):
     if a.ndim == 1:
         shape = shape[:-2] + shape[-1:] if b.ndim > 1 else shape[:-1]  # the prepended row
     return out.reshape(shape)
+
+
+def outer(a, b):
+    """The outer product of two 1-d tensors: ``out[i, j] = a[i] * b[j]``.
+
+    >>> import gpugrad as gg
+    >>> gg.outer(gg.tensor([1, 2]), gg.tensor([3, 4])).tolist()
+    [[3, 4], [6, 8]]
+    """
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer: expected 1-d tensors, got shapes {a.shape} and {b.shape}")
+    return a.reshape(-1, 1) * b.reshape(1, -1)

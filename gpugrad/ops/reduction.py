@@ -1,9 +1,13 @@
-"""Reductions: sum, mean, var, std, max/min, logsumexp, argmax/argmin, sum_to_size."""
+"""Reductions: sum, mean, prod, var, std, max/min, logsumexp, argmax/argmin, norm,
+count_nonzero, sum_to_size."""
 from collections import namedtuple
+
+import numpy as np
 
 from ..autograd.function import Function
 from ..dtypes import default_float
 from ._util import keepdim_shape, norm_dim, norm_dims
+from .scan import exclusive_products
 from .select import masked_fill
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
@@ -52,6 +56,28 @@ class Mean(Function):
     @staticmethod
     def jvp(ctx, t):
         return Mean.apply(t, axes=ctx.axes, keepdim=ctx.keepdim)
+
+
+class Prod(Function):
+    """The product along one axis. Its gradient is the product of the other elements, taken
+    without dividing by the element, so it is right with one zero or several."""
+
+    saves_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, xp, a, axis, keepdim):
+        ctx.axes, ctx.keepdim = (axis,), keepdim
+        return xp.prod(a, axis=axis, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return _expand_back(ctx, g) * exclusive_products(a, ctx.axes[0])
+
+    @staticmethod
+    def jvp(ctx, t):
+        others = exclusive_products(ctx.inputs[0], ctx.axes[0])
+        return Sum.apply(t * others, axes=ctx.axes, keepdim=ctx.keepdim)
 
 
 class Var(Function):
@@ -241,6 +267,23 @@ def mean(a, dim=None, keepdim=False):
     return Mean.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
 
 
+def prod(a, dim=None, keepdim=False):
+    """The product of all elements, or along one ``dim``; integers and bools give int64.
+
+    >>> import gpugrad as gg
+    >>> gg.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(1).tolist()
+    [2.0, 12.0]
+    """
+    if a.dtype.kind in "biu":
+        a = a.to(dtype=np.int64)
+    if dim is None:
+        return Prod.apply(a.reshape(-1), axis=0, keepdim=False)
+    axis = norm_dim(dim, a.ndim)
+    if a.ndim == 0:
+        return Prod.apply(a.reshape(1), axis=0, keepdim=False)
+    return Prod.apply(a, axis=axis, keepdim=keepdim)
+
+
 def _correction(correction, unbiased):
     return correction if unbiased is None else int(bool(unbiased))
 
@@ -345,15 +388,30 @@ def sum_to_size(a, shape):
     return SumToSize.apply(a, shape=shape)
 
 
-def norm(a, p=2):
-    """The vector ``p``-norm of all elements (p = 2, 1, inf or any positive number)."""
+def norm(a, p=2, dim=None, keepdim=False):
+    """The vector ``p``-norm over ``dim`` (None: all elements; p = 2 or "fro", 1, inf or any
+    positive number).
+
+    >>> import gpugrad as gg
+    >>> gg.tensor([[3.0, 4.0], [0.0, 1.0]]).norm(dim=1).tolist()
+    [5.0, 1.0]
+    """
+    if p == "fro":
+        p = 2
     if p == float("inf"):
-        return a.abs().max()
+        return amax(a.abs(), dim, keepdim)
     if p == 1:
-        return a.abs().sum()
-    total = (a * a).sum() if p == 2 else (a.abs() ** p).sum()
+        return a.abs().sum(dim, keepdim)
+    total = (a * a).sum(dim, keepdim) if p == 2 else (a.abs() ** p).sum(dim, keepdim)
     # The root has an infinite slope at 0; PyTorch's gradient of a zero norm is 0, not nan.
     zero = total == 0
     total = masked_fill(total, zero, 1)
     root = total.sqrt() if p == 2 else total ** (1.0 / p)
     return masked_fill(root, zero, 0)
+
+
+def count_nonzero(a, dim=None):
+    """The number of nonzero elements over ``dim`` (None: all), as int64; no gradient."""
+    xp = a._backend.xp
+    axis = None if dim is None else norm_dims(dim, a.ndim)
+    return a._like(xp.asarray(xp.count_nonzero(a.data, axis=axis), dtype=xp.int64))

@@ -1,4 +1,5 @@
-"""Selection ops: clamp, maximum/minimum (with PyTorch's tie rule), where, masked_fill."""
+"""Selection ops: clamp, maximum/minimum (with PyTorch's tie rule), where, masked_fill,
+tril/triu."""
 import numpy as np
 
 from ..autograd.function import Function
@@ -158,3 +159,28 @@ def masked_fill(a, mask, value):
     if value.dtype != a.dtype:
         value = value.to(dtype=a.dtype)
     return where(mask, value, a)
+
+
+def tril(a, diagonal=0):
+    """The lower triangle of the last two dims (on and below ``diagonal``), zeros above.
+
+    >>> import gpugrad as gg
+    >>> gg.tril(gg.ones(2, 2)).tolist()
+    [[1.0, 0.0], [1.0, 1.0]]
+    """
+    return _triangle("tril", a, diagonal, lower=True)
+
+
+def triu(a, diagonal=0):
+    """The upper triangle of the last two dims (on and above ``diagonal``), zeros below."""
+    return _triangle("triu", a, diagonal, lower=False)
+
+
+def _triangle(name, a, diagonal, lower):
+    if a.ndim < 2:
+        raise ValueError(f"{name}: expected a tensor of at least 2 dims, got shape {a.shape}")
+    xp = a._backend.xp
+    n, m = a.shape[-2:]
+    keep = xp.tri(n, m, diagonal, dtype=bool) if lower else ~xp.tri(n, m, diagonal - 1,
+                                                                      dtype=bool)
+    return Where.apply(a, a._like(xp.zeros((), dtype=a.dtype)), cond=keep)

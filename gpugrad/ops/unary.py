@@ -1,7 +1,13 @@
-"""Unary math: exp, log, log1p, sqrt, sin, cos, tanh, sigmoid, relu, abs."""
+"""Unary math: exp, exp2, expm1, log, log2, log10, log1p, sqrt, rsqrt, reciprocal, erf,
+sin, cos, tanh, sigmoid, relu, abs, and the roundings floor, ceil, round, trunc."""
+import math
+
+import numpy as np
+
 from ..autograd.function import Function
 from ..dtypes import default_float
 from ._util import add_tangents
+from .arithmetic import pow
 from .select import Where
 
 
@@ -224,6 +230,170 @@ class Abs(Function):
         return t * ctx.inputs[0].sign()
 
 
+class Exp2(Function):
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, xp, a):
+        return xp.exp2(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out * math.log(2.0)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * ctx.output * math.log(2.0)
+
+
+class Expm1(Function):
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, xp, a):
+        return xp.expm1(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (out + 1)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * (ctx.output + 1)
+
+
+class Log2(Function):
+    saves_inputs = (0,)
+    base = 2.0
+
+    @staticmethod
+    def forward(ctx, xp, a):
+        return xp.log2(a) if ctx.base == 2.0 else xp.log10(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g / (a * math.log(ctx.base))
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t / (ctx.inputs[0] * math.log(ctx.base))
+
+
+class Log10(Log2):
+    base = 10.0
+
+
+class Rsqrt(Function):
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, xp, a):
+        return 1 / xp.sqrt(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out * out * out * -0.5
+
+    @staticmethod
+    def jvp(ctx, t):
+        out = ctx.output
+        return t * out * out * out * -0.5
+
+
+class Reciprocal(Function):
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, xp, a):
+        return 1 / a
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return -g * out * out
+
+    @staticmethod
+    def jvp(ctx, t):
+        return -t * ctx.output * ctx.output
+
+
+class Erf(Function):
+    saves_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, xp, a):
+        return erf_array(xp, a).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * _erf_slope(a)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * _erf_slope(ctx.inputs[0])
+
+
+def _erf_slope(a):
+    return (a * a * -1.0).exp() * (2.0 / math.sqrt(math.pi))
+
+
+_erf_ufunc = None
+
+
+def erf_array(xp, x):
+    """erf on the array backend: NumPy has none, so the CPU uses a Numba ufunc over math.erf
+    (compiled on first use) and CuPy its own special function. float16 computes in float32."""
+    global _erf_ufunc
+    if xp is not np:
+        from cupyx.scipy.special import erf
+        return erf(x)
+    if _erf_ufunc is None:
+        import numba
+
+        @numba.vectorize(["float32(float32)", "float64(float64)"], cache=False)
+        def erf_ufunc(v):
+            return math.erf(v)
+        _erf_ufunc = erf_ufunc
+    return _erf_ufunc(x.astype(np.float32) if x.dtype == np.float16 else x)
+
+
+class Floor(Function):
+    """A rounding: piecewise constant, so its gradient is zero (PyTorch's convention)."""
+
+    rounding = "floor"
+
+    @staticmethod
+    def forward(ctx, xp, a, decimals=0):
+        if decimals:
+            return xp.round(a, decimals)
+        return getattr(xp, ctx.rounding)(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g._like(g._backend.xp.zeros_like(g.data))
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t._like(t._backend.xp.zeros_like(t.data))
+
+
+class Ceil(Floor):
+    rounding = "ceil"
+
+
+class Trunc(Floor):
+    rounding = "trunc"
+
+
+class Round(Floor):
+    rounding = "round"  # half to even, as PyTorch
+
+
 def _floating(a):
     """Integer and bool inputs of the float-valued functions compute in float32 (PyTorch)."""
     return a if a.data.dtype.kind == "f" else a.to(dtype=default_float)
@@ -267,3 +437,72 @@ def relu(a):
 
 def abs(a):
     return Abs.apply(a)
+
+
+def exp2(a):
+    return Exp2.apply(_floating(a))
+
+
+def expm1(a):
+    return Expm1.apply(_floating(a))
+
+
+def log2(a):
+    return Log2.apply(_floating(a))
+
+
+def log10(a):
+    return Log10.apply(_floating(a))
+
+
+def rsqrt(a):
+    return Rsqrt.apply(_floating(a))
+
+
+def square(a):
+    """``a * a``; integer and bool tensors give int64, as ``a ** 2`` in PyTorch."""
+    return pow(a, 2)
+
+
+def reciprocal(a):
+    return Reciprocal.apply(_floating(a))
+
+
+def erf(a):
+    """The error function, 2/sqrt(pi) times the integral of exp(-t^2) from 0 to ``a``.
+
+    >>> import gpugrad as gg
+    >>> round(gg.erf(gg.tensor(0.5)).item(), 4)
+    0.5205
+    """
+    return Erf.apply(_floating(a))
+
+
+def _rounding(op, a, **params):
+    # Integer and bool tensors are already whole: PyTorch returns a copy of the same dtype.
+    return a.clone() if a.data.dtype.kind != "f" else op.apply(a, **params)
+
+
+def floor(a):
+    """Round down; the gradient is zero.
+
+    >>> import gpugrad as gg
+    >>> gg.floor(gg.tensor([1.5, -1.5])).tolist()
+    [1.0, -2.0]
+    """
+    return _rounding(Floor, a)
+
+
+def ceil(a):
+    return _rounding(Ceil, a)
+
+
+def trunc(a):
+    return _rounding(Trunc, a)
+
+
+def round(a, decimals=0):
+    """Round half to even (``decimals`` places), as PyTorch; the gradient is zero."""
+    if decimals:
+        return _rounding(Round, a, decimals=decimals)
+    return _rounding(Round, a)

@@ -1,20 +1,24 @@
 """Functional forms of the layers: ``import gpugrad.nn.functional as F``, as in PyTorch.
 
-One file per family: activation, loss, linear, conv (conv2d, unfold, fold), pooling,
-normalization, dropout, embedding, padding.
+One file per family: activation, loss, distance, linear, conv (conv2d, unfold, fold),
+pooling, normalization, dropout, embedding, padding.
 """
 from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .conv import conv2d, fold, unfold
+from .distance import cosine_similarity
 from .dropout import dropout
 from .embedding import embedding
 from .linear import linear
-from .loss import (binary_cross_entropy_with_logits, cross_entropy, l1_loss, mse_loss,
-                   nll_loss)
+from .loss import (binary_cross_entropy, binary_cross_entropy_with_logits,
+                   cosine_embedding_loss, cross_entropy, huber_loss, kl_div, l1_loss, mse_loss,
+                   nll_loss, smooth_l1_loss)
 from .normalization import batch_norm, layer_norm
 from .padding import pad
 from .pooling import avg_pool2d, max_pool2d
 
-__all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits", "conv2d",
-           "cross_entropy", "dropout", "embedding", "fold", "gelu", "l1_loss", "layer_norm",
-           "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "pad",
-           "relu", "sigmoid", "softmax", "tanh", "unfold"]
+__all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "conv2d", "cosine_embedding_loss",
+           "cosine_similarity", "cross_entropy", "dropout", "embedding", "fold", "gelu",
+           "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear",
+           "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "pad", "relu", "sigmoid",
+           "smooth_l1_loss", "softmax", "tanh", "unfold"]

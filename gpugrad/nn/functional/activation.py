@@ -15,6 +15,7 @@ from ...autograd.function import Function
 from ...kernels import softmax as softmax_kernels
 from ...ops import elementwise as ew
 from ...ops._util import norm_dim
+from ...ops.unary import erf_array as _erf
 from ._util import differentiating
 
 
@@ -107,26 +108,6 @@ class NormalCdf(Function):
 
 def _normal_pdf(x):
     return (x * x * -0.5).exp() * (1.0 / math.sqrt(2.0 * math.pi))
-
-
-_erf_ufunc = None
-
-
-def _erf(xp, x):
-    """erf on the array backend: NumPy has none, so the CPU uses a Numba ufunc over math.erf
-    (compiled on first use) and CuPy its own special function."""
-    global _erf_ufunc
-    if xp is not np:
-        from cupyx.scipy.special import erf
-        return erf(x)
-    if _erf_ufunc is None:
-        import numba
-
-        @numba.vectorize(["float32(float32)", "float64(float64)"], cache=False)
-        def erf_ufunc(v):
-            return math.erf(v)
-        _erf_ufunc = erf_ufunc
-    return _erf_ufunc(_upcast(x))
 
 
 def relu(input, inplace=False):

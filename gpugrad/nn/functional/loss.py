@@ -1,10 +1,12 @@
-"""Losses: cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy_with_logits.
+"""Losses: cross_entropy, nll_loss, mse_loss, l1_loss, smooth_l1_loss, huber_loss, kl_div,
+binary_cross_entropy(_with_logits), cosine_embedding_loss.
 
 Cross-entropy is one fused op from logits: it keeps each row's log-sum-exp and never forms
 probabilities and then their log, so no ``log(0)`` happens at any logit magnitude; without
-class weights, CuPy logits run the kernels of ``kernels/xent.py``. The others are
-compositions of Tensor ops. Semantics follow PyTorch, including its means: class-weighted
-and over non-ignored targets only.
+class weights, CuPy logits run the kernels of ``kernels/xent.py``. Binary cross-entropy of
+probabilities is a small fused op too, for PyTorch's finite gradient at 0 and 1. The others
+are compositions of Tensor ops. Semantics follow PyTorch, including its means:
+class-weighted and over non-ignored targets only.
 """
 import warnings
 
@@ -17,6 +19,7 @@ from ...ops import elementwise as ew
 from ...tensor import Tensor
 from ._util import differentiating
 from .activation import Softmax, _upcast, log_softmax
+from .distance import _cosine_similarity_eps
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -325,4 +328,173 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
         loss = (1 - target) * input + ((pos_weight - 1) * target + 1) * softplus_neg
     if weight is not None:
         loss = loss * _as_tensor(weight, input)
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = input - target
+    (the L1 loss when ``beta`` is 0).
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.smooth_l1_loss(gg.tensor([0.5, 3.0]), gg.tensor([0.0, 0.0]), reduction="none").tolist()
+    [0.125, 2.5]
+    """
+    name = "smooth_l1_loss"
+    _check_reduction(name, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    diff = input - _pointwise_target(name, input, target)
+    size = diff.abs()
+    return _reduce(ew.where(size < beta, diff * diff * (0.5 / beta), size - 0.5 * beta),
+                   reduction)
+
+
+def huber_loss(input, target, *, reduction="mean", delta=1.0):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta): ``delta`` times
+    ``smooth_l1_loss`` with ``beta = delta``.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.huber_loss(gg.tensor([0.5, 3.0]), gg.tensor([0.0, 0.0]), reduction="none",
+    ...              delta=2.0).tolist()
+    [0.125, 4.0]
+    """
+    name = "huber_loss"
+    _check_reduction(name, reduction)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    diff = input - _pointwise_target(name, input, target)
+    size = diff.abs()
+    return _reduce(ew.where(size < delta, diff * diff * 0.5, (size - 0.5 * delta) * delta),
+                   reduction)
+
+
+def kl_div(input, target, *, reduction="mean", log_target=False):
+    """Pointwise KL divergence target * (log target - input) of log-probabilities ``input``
+    (``target`` given as log-probabilities with ``log_target``); 0 where target is 0.
+    ``'batchmean'`` divides the sum by the batch size (the true KL divergence); ``'mean'``
+    divides by the element count and warns, as in PyTorch.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> p = gg.tensor([[0.5, 0.5]])
+    >>> F.kl_div(p.log(), p, reduction="batchmean").item()
+    0.0
+    """
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"kl_div: reduction must be one of {_REDUCTIONS + ('batchmean',)}, "
+                         f"got {reduction!r}")
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    target = _as_tensor(target, input)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        # t log t is 0 at t == 0; log reads 1 there, so no 0 * -inf reaches the gradient.
+        positive = target > 0
+        t_log_t = ew.where(positive, target * ew.where(positive, target, 1).log(), 0)
+        loss = t_log_t - target * input
+    if reduction == "batchmean":
+        total = loss.sum()
+        return total / input.shape[0] if input.ndim else total
+    return _reduce(loss, reduction)
+
+
+class BinaryCrossEntropy(Function):
+    """-(t log x + (1 - t) log(1 - x)) with each log clamped to >= -100 (PyTorch's), so the
+    loss stays finite at x = 0 or 1. The gradients are PyTorch's: (x - t) / max(x (1 - x),
+    1e-12) for x (finite at 0 and 1), log(1 - x) - log(x) for t."""
+
+    saves_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, xp, x, t):
+        with np.errstate(divide="ignore"):  # log(0) = -inf, clamped just below
+            log_x = xp.maximum(xp.log(x), -100)
+            log_1mx = xp.maximum(xp.log1p(-x), -100)
+        return -(t * log_x + (1 - t) * log_1mx)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        d_x, d_t = _bce_partials(x, t)
+        return g * d_x, g * d_t
+
+    @staticmethod
+    def jvp(ctx, t_x, t_t):
+        d_x, d_t = _bce_partials(*ctx.inputs)
+        out = None if t_x is None else d_x * t_x
+        if t_t is not None:
+            out = d_t * t_t if out is None else out + d_t * t_t
+        return out
+
+
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's EPSILON is a C float
+
+
+def _bce_partials(x, t):
+    """d loss / d x and d loss / d t as Tensor ops (differentiable again)."""
+    d_x = (x - t) / ew.maximum(x * (1 - x), _BCE_EPS)
+    with np.errstate(divide="ignore"):  # an infinite slope in t at x = 0 or 1, as PyTorch's
+        d_t = (-x).log1p() - x.log()
+    return d_x, d_t
+
+
+def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
+    """Binary cross-entropy of probabilities ``input`` in [0, 1]; each log is clamped to
+    >= -100, as in PyTorch. Prefer ``binary_cross_entropy_with_logits`` on logits.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> round(F.binary_cross_entropy(gg.tensor([0.5, 0.0]), gg.tensor([1.0, 1.0]),
+    ...                              reduction="none")[0].item(), 4)
+    0.6931
+    >>> F.binary_cross_entropy(gg.tensor([0.0]), gg.tensor([1.0])).item()
+    100.0
+    """
+    name = "binary_cross_entropy"
+    _check_reduction(name, reduction)
+    target = _as_tensor(target, input)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the "
+                         "same size.")
+    x = input.data
+    if not bool(((x >= 0) & (x <= 1)).all()):  # one host sync; nan fails too
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    loss = BinaryCrossEntropy.apply(input, target)
+    if weight is not None:
+        loss = loss * _as_tensor(weight, input)
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, *, reduction="mean"):
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1, over
+    the last dimension of (N, D) or (D,) inputs (PyTorch's formula, eps 1e-12 on the
+    squared norms).
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> x = gg.tensor([[1.0, 0.0], [1.0, 0.0]])
+    >>> F.cosine_embedding_loss(x, x, gg.tensor([1, -1]), reduction="none").tolist()
+    [0.0, 1.0]
+    """
+    name = "cosine_embedding_loss"
+    _check_reduction(name, reduction)
+    if input1.ndim not in (1, 2) or input1.shape != input2.shape:
+        raise RuntimeError(f"{name}: expected two 1D or 2D inputs of one shape, got "
+                           f"{input1.shape} and {input2.shape}")
+    target = _as_tensor(target, input1)
+    if target.ndim != input1.ndim - 1:
+        raise RuntimeError(f"{name}: a {input1.ndim}D input needs a {input1.ndim - 1}D "
+                           f"target, got shape {target.shape}")
+    cos = _cosine_similarity_eps(input1, input2, input1.ndim - 1)
+    loss = (ew.where(target == 1, 1 - cos, 0)
+            + ew.where(target == -1, (cos - margin).clamp(min=0), 0))
     return _reduce(loss, reduction)

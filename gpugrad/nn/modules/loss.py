@@ -88,3 +88,71 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(input, target, self.weight,
                                                   reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
+
+
+class SmoothL1Loss(_Loss):
+    """Squared below ``beta``, L1 above (``gg.nn.SmoothL1Loss(beta=0.5)(x, y)``)."""
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    """Squared below ``delta``, delta-scaled L1 above (``gg.nn.HuberLoss(delta=2.0)``)."""
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence of log-probabilities from a target distribution; use
+    ``reduction='batchmean'`` for the true KL divergence (see ``F.kl_div``).
+
+    >>> import gpugrad as gg
+    >>> p = gg.tensor([[0.25, 0.75]])
+    >>> gg.nn.KLDivLoss(reduction="batchmean")(p.log(), p).item()
+    0.0
+    """
+
+    def __init__(self, reduction="mean", log_target=False):
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities, logs clamped to >= -100 (``F.binary_cross_entropy``).
+
+    >>> import gpugrad as gg
+    >>> round(gg.nn.BCELoss()(gg.tensor([0.5]), gg.tensor([0.0])).item(), 4)
+    0.6931
+    """
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__(reduction)
+        self._register_weight("weight", weight)
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """1 - cos for similar pairs (target 1), max(0, cos - margin) for dissimilar ones (-1)."""
+
+    def __init__(self, margin=0.0, reduction="mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return F.cosine_embedding_loss(input1, input2, target, self.margin,
+                                       reduction=self.reduction)

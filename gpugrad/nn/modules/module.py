@@ -5,6 +5,7 @@ Parameters, buffers and submodules live in insertion-ordered dicts, filled by
 training and checkpoints rely on).
 """
 import copy
+import itertools
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -52,12 +53,66 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", {})
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        pre_hooks = self.__dict__.get("_forward_pre_hooks")
+        hooks = self.__dict__.get("_forward_hooks")
+        if not pre_hooks and not hooks:
+            return self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(pre_hooks.values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(hooks.values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    # ---- hooks ----------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args)`` before each ``forward``; a returned value (a tuple,
+        or one value to wrap in one) replaces the positional arguments. With ``with_kwargs``
+        it is ``hook(module, args, kwargs)`` and returns ``None`` or ``(args, kwargs)``.
+        Returns a handle whose ``remove()`` unregisters the hook.
+
+        >>> import gpugrad as gg
+        >>> layer = gg.nn.Identity()
+        >>> handle = layer.register_forward_pre_hook(lambda m, args: args[0] * 2)
+        >>> layer(gg.ones(1)).tolist()
+        [2.0]
+        >>> handle.remove(); layer(gg.ones(1)).tolist()
+        [1.0]
+        """
+        return _add_hook(self._forward_pre_hooks, hook, with_kwargs, prepend)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """Call ``hook(module, args, output)`` after each ``forward`` (or
+        ``hook(module, args, kwargs, output)`` with ``with_kwargs``); a returned value
+        replaces the output. Returns a handle whose ``remove()`` unregisters the hook.
+
+        >>> import gpugrad as gg
+        >>> seen = []
+        >>> layer = gg.nn.Linear(2, 3)
+        >>> handle = layer.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+        >>> _ = layer(gg.ones(4, 2)); seen
+        [(4, 3)]
+        """
+        return _add_hook(self._forward_hooks, hook, with_kwargs, prepend)
 
     # ---- registration ---------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -394,6 +449,34 @@ class Module:
         for name, value in self.__dict__.items():
             object.__setattr__(new, name, copy.deepcopy(value, memo))
         return new
+
+
+class RemovableHandle:
+    """What ``register_*_hook`` returns: ``remove()`` unregisters the hook (a second call
+    does nothing); usable as a context manager that removes the hook on exit."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks):
+        self._hooks = hooks
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _add_hook(hooks, hook, with_kwargs, prepend):
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = (hook, with_kwargs)
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
 
 
 def _quoted(keys):

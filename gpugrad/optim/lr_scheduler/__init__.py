@@ -6,9 +6,11 @@ schedulers on one optimizer compose; ``step(epoch)`` (deprecated in PyTorch) jum
 closed form where one exists. State dicts hold plain numbers, so ``gg.save`` stores them.
 """
 from .base import LRScheduler
-from .cyclic import CosineAnnealingLR, OneCycleLR
+from .compose import ChainedScheduler, SequentialLR
+from .cyclic import CosineAnnealingLR, CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
 from .plateau import ReduceLROnPlateau
-from .step import ExponentialLR, LambdaLR, LinearLR, MultiStepLR, StepLR
+from .step import ExponentialLR, LambdaLR, LinearLR, MultiStepLR, PolynomialLR, StepLR
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR",
-           "MultiStepLR", "OneCycleLR", "ReduceLROnPlateau", "StepLR"]
+__all__ = ["ChainedScheduler", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "CyclicLR",
+           "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "OneCycleLR",
+           "PolynomialLR", "ReduceLROnPlateau", "SequentialLR", "StepLR"]

@@ -1,5 +1,6 @@
-"""Cosine-shaped schedules: cosine annealing and the 1cycle policy."""
+"""Cycling schedules: cosine annealing (with warm restarts), cyclical lrs and 1cycle."""
 import math
+import types
 
 from .base import LRScheduler, _check_optimizer, _per_group
 
@@ -41,6 +42,191 @@ class CosineAnnealingLR(LRScheduler):
     def _get_closed_form_lr(self):
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """Cosine annealing from the initial lr to ``eta_min`` over ``T_0`` epochs, then a
+    restart at the initial lr; each period is ``T_mult`` times longer than the last (SGDR).
+    ``step(epoch)`` takes fractional epochs (step after every batch), as in PyTorch.
+
+    >>> import gpugrad as gg
+    >>> opt = gg.optim.SGD([gg.nn.Parameter(gg.zeros(1))], lr=1.0)
+    >>> sched = gg.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2)
+    >>> lrs = []
+    >>> for _ in range(3):
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    >>> lrs
+    [0.5, 1.0, 0.5]
+    """
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0, last_epoch=-1):
+        if not isinstance(T_0, int) or T_0 <= 0:
+            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+        if not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+        if not isinstance(eta_min, (float, int)):
+            raise ValueError(f"Expected float or int eta_min, but got {eta_min} of type "
+                             f"{type(eta_min)}")
+        self.T_0 = T_0
+        self.T_i = T_0
+        self.T_mult = T_mult
+        self.eta_min = eta_min
+        self.T_cur = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        cosine = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
+        return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
+
+    def step(self, epoch=None):
+        """Advance one epoch, or jump to ``epoch`` (a float is fine: a fraction of a period).
+        Unlike the other schedulers (and like PyTorch's), passing an epoch is not deprecated.
+        """
+        self._step_count += 1
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            self._jump(epoch)
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._current_lrs()
+
+    def _jump(self, epoch):
+        """Set the period ``T_i`` holding ``epoch`` and the position ``T_cur`` in it."""
+        if epoch < 0:
+            raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+        if epoch < self.T_0:
+            self.T_i, self.T_cur = self.T_0, epoch
+        elif self.T_mult == 1:
+            self.T_cur = epoch % self.T_0
+        else:
+            # Periods T_0 * T_mult**k end at T_0 (T_mult**n - 1) / (T_mult - 1).
+            n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+            self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+            self.T_i = self.T_0 * self.T_mult ** n
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith): the lr climbs from ``base_lr`` to ``max_lr`` over
+    ``step_size_up`` steps and back over ``step_size_down``; ``mode`` scales the amplitude
+    (``triangular``: constant, ``triangular2``: halved each cycle, ``exp_range``: by
+    ``gamma ** step``), or ``scale_fn`` does. Momentum (or Adam's beta1) cycles the other
+    way unless ``cycle_momentum=False``; an optimizer without either raises, as in PyTorch.
+    Step it after every batch.
+
+    >>> import gpugrad as gg
+    >>> opt = gg.optim.SGD([gg.nn.Parameter(gg.zeros(1))], lr=1.0, momentum=0.9)
+    >>> sched = gg.optim.lr_scheduler.CyclicLR(opt, base_lr=0.1, max_lr=1.0, step_size_up=2)
+    >>> sched.step(); sched.step()
+    >>> round(sched.get_last_lr()[0], 6), round(opt.param_groups[0]["momentum"], 6)
+    (1.0, 0.8)
+    """
+
+    _MODES = ("triangular", "triangular2", "exp_range")
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None,
+                 mode="triangular", gamma=1.0, scale_fn=None, scale_mode="cycle",
+                 cycle_momentum=True, base_momentum=0.8, max_momentum=0.9, last_epoch=-1):
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        step_size_up = float(step_size_up)
+        step_size_down = step_size_up if step_size_down is None else float(step_size_down)
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in self._MODES and scale_fn is None:
+            raise ValueError("mode is invalid and scale_fn is None")
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        # The built-in modes fix where the scale is evaluated (PyTorch's rule).
+        if scale_fn is None:
+            scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        self.scale_mode = scale_mode
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self._init_momentum(base_momentum, max_momentum, last_epoch)
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_momentum(self, base_momentum, max_momentum, last_epoch):
+        defaults = self.optimizer.defaults
+        if "momentum" not in defaults and "betas" not in defaults:
+            raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` "
+                             "option enabled")
+        self.use_beta1 = "betas" in defaults
+        self.base_momentums = _per_group("base_momentum", self.optimizer, base_momentum)
+        self.max_momentums = _per_group("max_momentum", self.optimizer, max_momentum)
+        if last_epoch != -1:
+            return
+        for group, high, low in zip(self.optimizer.param_groups, self.max_momentums,
+                                    self.base_momentums):
+            _set_momentum(group, high, self.use_beta1)
+            group["max_momentum"] = high
+            group["base_momentum"] = low
+
+    def scale_fn(self, x):
+        """The amplitude's scale at cycle (or iteration) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self):
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            height = x / self.step_ratio
+        else:
+            height = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [low + (high - low) * height * scale
+               for low, high in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, low, high in zip(self.optimizer.param_groups, self.base_momentums,
+                                        self.max_momentums):
+                _set_momentum(group, high - (high - low) * height * scale, self.use_beta1)
+        return lrs
+
+    def state_dict(self):
+        """As the base class, but a custom ``scale_fn`` is kept only as a callable object's
+        ``__dict__`` (functions and lambdas are not saved, PyTorch's rule)."""
+        state = super().state_dict()
+        fn = state.pop("_scale_fn_custom")
+        saved = None
+        if fn is not None and not isinstance(fn, types.FunctionType):
+            saved = dict(fn.__dict__)
+        state["_scale_fn_custom"] = saved
+        return state
+
+    def load_state_dict(self, state_dict):
+        state = dict(state_dict)
+        saved = state.pop("_scale_fn_custom", None)
+        self.__dict__.update(state)
+        if saved is not None:
+            self._scale_fn_custom.__dict__.update(saved)
+
+
+def _set_momentum(group, momentum, use_beta1):
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
 
 
 class OneCycleLR(LRScheduler):
