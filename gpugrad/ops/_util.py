@@ -54,14 +54,8 @@ def _scalar_dtype(value, dtype):
 
 
 def binary(fn, a, b):
-    """Apply a two-input op to ``operands(a, b)`` (inlined: this is on every op's path)."""
-    if not isinstance(a, Tensor):
-        a = lift(a, b)
-    elif not isinstance(b, Tensor):
-        b = lift(b, a)
-    if a.data.dtype is not b.data.dtype:
-        a, b = _promote(a, b)
-    return fn.apply(a, b)
+    """Apply a two-input op to ``operands(a, b)``."""
+    return fn.apply(*operands(a, b))
 
 
 def operands(a, b):

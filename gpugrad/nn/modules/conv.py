@@ -1,11 +1,10 @@
 """``Conv2d``."""
-import math
 
 from ... import creation
 from .. import functional as F
-from .. import init
 from ..functional.conv import _pair
 from ..parameter import Parameter
+from .linear import reset_weight_and_bias
 from .module import Module
 
 
@@ -44,11 +43,7 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
