@@ -12,17 +12,18 @@ from .grad_mode import set_grad_enabled, state
 def _dependencies(roots):
     """Count, for every node and leaf reachable from ``roots``, its consumers in the graph."""
     deps = {}
+    get = deps.get  # bound once: this loop visits every edge of the graph
     stack = [r for r in roots if isinstance(r, Function)]
+    push, pop = stack.append, stack.pop
     while stack:
-        node = stack.pop()
-        for nxt in node.next:
+        for nxt in pop().next:
             if nxt is None:
                 continue
-            count = deps.get(nxt)
+            count = get(nxt)
             if count is None:
                 deps[nxt] = 1
                 if isinstance(nxt, Function):
-                    stack.append(nxt)
+                    push(nxt)
             else:
                 deps[nxt] = count + 1
     return deps

@@ -71,11 +71,12 @@ class Function:
         mode = state
         if record and mode.grad_enabled:
             ctx._record(inputs, arrays, result)
-        if mode.forward_levels:
-            push_tangents(ctx, inputs, result)
-        if mode.anomaly:
-            ctx._creation_site = anomaly.creation_site()
-            anomaly.check_finite(backend.xp, out, "forward", ctx)
+        if mode.extras:
+            if mode.forward_levels:
+                push_tangents(ctx, inputs, result)
+            if mode.anomaly:
+                ctx._creation_site = anomaly.creation_site()
+                anomaly.check_finite(backend.xp, out, "forward", ctx)
         return result
 
     def _record(self, inputs, arrays, result):

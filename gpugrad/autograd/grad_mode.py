@@ -6,11 +6,32 @@ import threading
 
 
 class _State(threading.local):
+    """Per-thread autograd switches. ``extras`` is True while anomaly mode or forward-mode
+    AD is on, so ``Function.apply`` pays one attribute read for both when neither is."""
+
     grad_enabled = True
-    anomaly = False
-    # Forward-mode AD: ids of the active dual levels, outermost first (see gpugrad.func).
-    # An empty tuple is falsy, so ``Function.apply`` tests it with one attribute read.
-    forward_levels = ()
+    extras = False
+    _anomaly = False
+    _forward_levels = ()
+
+    @property
+    def anomaly(self):
+        return self._anomaly
+
+    @anomaly.setter
+    def anomaly(self, value):
+        self._anomaly = value
+        self.extras = bool(value or self._forward_levels)
+
+    @property
+    def forward_levels(self):
+        """Forward-mode AD: ids of the active dual levels, outermost first (gpugrad.func)."""
+        return self._forward_levels
+
+    @forward_levels.setter
+    def forward_levels(self, levels):
+        self._forward_levels = levels
+        self.extras = bool(self._anomaly or levels)
 
 
 state = _State()
