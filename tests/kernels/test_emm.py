@@ -10,11 +10,7 @@ import sys
 
 import pytest
 
-try:  # installed layout: kernels/ ships as gpugrad.kernels
-    import gpugrad.kernels  # noqa: F401
-    PACKAGE = "gpugrad.kernels"
-except ImportError:  # source tree before installation
-    PACKAGE = "kernels"
+PACKAGE = "gpugrad.kernels"  # kernels/ ships inside the package (pyproject's package-dir)
 
 pytestmark = pytest.mark.kernels
 
