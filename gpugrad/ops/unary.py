@@ -472,8 +472,8 @@ def erf(a):
     """The error function, 2/sqrt(pi) times the integral of exp(-t^2) from 0 to ``a``.
 
     >>> import gpugrad as gg
-    >>> round(gg.erf(gg.tensor(0.5)).item(), 4)
-    0.5205
+    >>> gg.erf(gg.tensor([0.0, 0.5, -3.0])).round(decimals=4)
+    tensor([ 0.    ,  0.5205, -1.    ])
     """
     return Erf.apply(_floating(a))
 
