@@ -55,35 +55,85 @@ class Tensor:
     # ---- metadata -------------------------------------------------------------------
     @property
     def shape(self):
+        """The size of each dimension, as a tuple of ints (PyTorch's ``torch.Size`` is a tuple too).
+
+        >>> gg.zeros(2, 3).shape
+        (2, 3)
+        """
         return tuple(self.data.shape)
 
     @property
     def dtype(self):
+        """The element type, a NumPy dtype (``gg.float32`` compares equal to it).
+
+        >>> gg.tensor([1.0]).dtype
+        dtype('float32')
+        >>> gg.tensor([1]).dtype == gg.int64
+        True
+        """
         return self.data.dtype
 
     @property
     def ndim(self):
+        """The number of dimensions.
+
+        >>> gg.zeros(2, 3).ndim
+        2
+        """
         return self.data.ndim
 
     @property
     def device(self):
+        """The device the data lives on: ``cpu`` or ``cuda:N``.
+
+        >>> gg.zeros(2).device
+        device('cpu')
+        """
         return self._device
 
     @property
     def is_leaf(self):
+        """True for tensors made by the user (no ``grad_fn``); only leaves keep ``.grad``.
+
+        >>> w = gg.tensor([1.0], requires_grad=True)
+        >>> w.is_leaf, (w * 2).is_leaf
+        (True, False)
+        """
         return self.grad_fn is None
 
     @property
     def is_cuda(self):
+        """True when the data lives on a GPU.
+
+        >>> gg.zeros(2).is_cuda
+        False
+        """
         return self._device.type == "cuda"
 
     def size(self, dim=None):
+        """The shape, or the size of dimension ``dim``.
+
+        >>> gg.zeros(2, 3).size()
+        (2, 3)
+        >>> gg.zeros(2, 3).size(-1)
+        3
+        """
         return self.shape if dim is None else self.shape[dim]
 
     def dim(self):
+        """The number of dimensions (same as ``ndim``).
+
+        >>> gg.zeros(2, 3).dim()
+        2
+        """
         return self.data.ndim
 
     def numel(self):
+        """The number of elements.
+
+        >>> gg.zeros(2, 3).numel()
+        6
+        """
         return int(self.data.size)
 
     def __len__(self):
@@ -116,6 +166,9 @@ class Tensor:
 
         Reading values is not an autograd operation, so this works on tensors that require
         grad too. GPU tensors must be copied with ``.cpu()`` first.
+
+        >>> gg.tensor([1.0, 2.0], requires_grad=True).numpy()
+        array([1., 2.], dtype=float32)
         """
         if self._device is not CPU:
             raise TypeError(f"can't convert a tensor on {self._device} to NumPy; "
@@ -123,12 +176,22 @@ class Tensor:
         return self.data
 
     def item(self):
+        """The value of a one-element tensor as a Python number.
+
+        >>> gg.tensor([[2.5]]).item()
+        2.5
+        """
         if self.data.size != 1:
             raise ValueError(f"item(): tensor with {self.data.size} elements cannot be "
                              "converted to a Python scalar")
         return self._host().reshape(()).item()
 
     def tolist(self):
+        """The values as (nested) Python lists of Python numbers.
+
+        >>> gg.tensor([[1, 2], [3, 4]]).tolist()
+        [[1, 2], [3, 4]]
+        """
         return self._host().tolist()
 
     def __array__(self, dtype=None, copy=None):
@@ -170,6 +233,11 @@ class Tensor:
         """Copy to another device and/or dtype (returns ``self`` when nothing changes).
 
         ``t.to("cuda:1")``, ``t.to(gg.float64)`` and ``t.to("cpu", "float16")`` all work.
+
+        >>> gg.tensor([1.5, 2.5]).to(gg.float64)
+        tensor([1.5, 2.5], dtype=float64)
+        >>> gg.tensor([1.5]).to('cpu', 'float16').dtype
+        dtype('float16')
         """
         if device is not None and not _looks_like_device(device):
             device, dtype = None, device
@@ -181,41 +249,107 @@ class Tensor:
         return out
 
     def cpu(self):
+        """A copy in host memory (``self`` when already there).
+
+        >>> x = gg.ones(2)
+        >>> x.cpu() is x
+        True
+        """
         return self.to(CPU)
 
     def cuda(self, device=None):
+        """A copy on GPU ``device`` (an index; default: the current GPU). Needs CuPy and a GPU.
+
+        >>> x = gg.ones(2)
+        >>> y = x.cuda() if gg.cuda.is_available() else x
+        >>> y.tolist()
+        [1.0, 1.0]
+        """
         return self.to("cuda" if device is None else f"cuda:{int(device)}")
 
     def type_as(self, other):
+        """This tensor cast to ``other``'s dtype.
+
+        >>> gg.tensor([1, 2]).type_as(gg.zeros(1))
+        tensor([1., 2.])
+        """
         return self.to(dtype=other.dtype)
 
     def float(self):
+        """Cast to float32.
+
+        >>> gg.tensor([1, 2]).float()
+        tensor([1., 2.])
+        """
         return self.to(dtype=np.float32)
 
     def double(self):
+        """Cast to float64.
+
+        >>> gg.tensor([1, 2]).double()
+        tensor([1., 2.], dtype=float64)
+        """
         return self.to(dtype=np.float64)
 
     def half(self):
+        """Cast to float16.
+
+        >>> gg.tensor([1, 2]).half()
+        tensor([1., 2.], dtype=float16)
+        """
         return self.to(dtype=np.float16)
 
     def long(self):
+        """Cast to int64 (floats truncate toward zero).
+
+        >>> gg.tensor([1.7, -1.7]).long()
+        tensor([ 1, -1])
+        """
         return self.to(dtype=np.int64)
 
     def int(self):
+        """Cast to int32 (floats truncate toward zero).
+
+        >>> gg.tensor([1.7, -1.7]).int()
+        tensor([ 1, -1], dtype=int32)
+        """
         return self.to(dtype=np.int32)
 
     def bool(self):
+        """Cast to bool (nonzero is True).
+
+        >>> gg.tensor([0.0, 2.0]).bool()
+        tensor([False,  True])
+        """
         return self.to(dtype=np.bool_)
 
     # ---- autograd -------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=False, create_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+        >>> (x ** 2).sum().backward()
+        >>> x.grad
+        tensor([2., 4.])
+        >>> y = x * 3
+        >>> y.backward(gg.tensor([1.0, 0.0]))  # non-scalar: pass d(loss)/dy
+        >>> x.grad  # accumulated
+        tensor([5., 4.])
+        """
         from .autograd import api
         api.backward(self, gradient, retain_graph, create_graph)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
-        replaces the gradient. Returns a handle whose ``remove()`` undoes the registration."""
+        replaces the gradient. Returns a handle whose ``remove()`` undoes the registration.
+
+        >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+        >>> handle = x.register_hook(lambda g: g * 10)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([20., 40.])
+        >>> handle.remove()
+        """
         if not self.requires_grad:
             raise RuntimeError("register_hook: tensor does not require grad")
         owner = self if self.grad_fn is None else self.grad_fn
@@ -230,7 +364,15 @@ class Tensor:
 
     def retain_grad(self):
         """Keep ``.grad`` on a non-leaf tensor after backward: the gradient after all its
-        hooks, whenever they were registered (as in PyTorch). Calling it again is a no-op."""
+        hooks, whenever they were registered (as in PyTorch). Calling it again is a no-op.
+
+        >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x * 3
+        >>> h.retain_grad()
+        >>> h.sum().backward()
+        >>> h.grad
+        tensor([1., 1.])
+        """
         if self.grad_fn is None or self.retains_grad:
             return
 
@@ -242,7 +384,13 @@ class Tensor:
 
     @property
     def retains_grad(self):
-        """True for a non-leaf tensor on which ``retain_grad()`` was called."""
+        """True for a non-leaf tensor on which ``retain_grad()`` was called.
+
+        >>> h = gg.tensor([1.0], requires_grad=True) * 2
+        >>> h.retain_grad()
+        >>> h.retains_grad
+        True
+        """
         return self.grad_fn is not None and self._retains_grad_fn is self.grad_fn
 
     def _accumulate_grad(self, grad, shared=False):
@@ -258,17 +406,35 @@ class Tensor:
             self.grad = self.grad + grad
 
     def detach(self):
-        """A tensor sharing this one's data, cut from the graph."""
+        """A tensor sharing this one's data, cut from the graph.
+
+        >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+        >>> y = (x * 2).detach()
+        >>> y.requires_grad, y.grad_fn is None
+        (False, True)
+        """
         out = Tensor._wrap(self.data, self._backend, self._device)
         out._version = self._version_counter()
         return out
 
     def detach_(self):
+        """Cut this tensor from the graph in place; returns ``self``.
+
+        >>> y = gg.tensor([1.0], requires_grad=True) * 2
+        >>> y.detach_().requires_grad
+        False
+        """
         self.grad_fn = None
         self.requires_grad = False
         return self
 
     def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place (floating-point leaves only); returns ``self``.
+
+        >>> w = gg.zeros(2).requires_grad_()
+        >>> w.requires_grad
+        True
+        """
         if self.grad_fn is not None and not requires_grad:
             raise RuntimeError("requires_grad_: you can only change requires_grad of leaf "
                                "tensors; use detach() for a non-leaf")
@@ -427,281 +593,804 @@ class Tensor:
 
     # ---- elementwise ----------------------------------------------------------------
     def add(self, other):
+        """``self + other``, broadcasting; see ``gg.add``.
+
+        >>> gg.tensor([1.0, 2.0]).add(10)
+        tensor([11., 12.])
+        """
         return _ew.add(self, other)
 
     def sub(self, other):
+        """``self - other``, broadcasting; see ``gg.sub``.
+
+        >>> gg.tensor([1.0, 2.0]).sub(gg.tensor([0.5]))
+        tensor([0.5, 1.5])
+        """
         return _ew.sub(self, other)
 
     def mul(self, other):
+        """``self * other``, broadcasting; see ``gg.mul``.
+
+        >>> gg.tensor([1.0, 2.0]).mul(3)
+        tensor([3., 6.])
+        """
         return _ew.mul(self, other)
 
     def div(self, other):
+        """``self / other`` (true division: integers give float32); see ``gg.div``.
+
+        >>> gg.tensor([1, 3]).div(2)
+        tensor([0.5, 1.5])
+        """
         return _ew.div(self, other)
 
     def pow(self, other):
+        """``self ** other``; see ``gg.pow``.
+
+        >>> gg.tensor([2.0, 3.0]).pow(2)
+        tensor([4., 9.])
+        """
         return _ew.pow(self, other)
 
     def floor_divide(self, other):
+        """``self // other``, rounding toward minus infinity as Python does; see
+        ``gg.floor_divide``.
+
+        >>> gg.tensor([7, -7]).floor_divide(2)
+        tensor([ 3, -4])
+        """
         return _ew.floor_divide(self, other)
 
     def remainder(self, other):
+        """``self % other``, with the sign of the divisor (Python's ``%``); see ``gg.remainder``.
+
+        >>> gg.tensor([5, -5]).remainder(3)
+        tensor([2, 1])
+        """
         return _ew.remainder(self, other)
 
     def fmod(self, other):
+        """C's ``fmod``: the remainder with the sign of the dividend; see ``gg.fmod``.
+
+        >>> gg.tensor([5.0, -5.0]).fmod(3)
+        tensor([ 2., -2.])
+        """
         return _ew.fmod(self, other)
 
     def neg(self):
+        """``-self``.
+
+        >>> gg.tensor([1.0, -2.0]).neg()
+        tensor([-1.,  2.])
+        """
         return _ew.neg(self)
 
     def abs(self):
+        """Absolute value (gradient 0 at 0, as in PyTorch).
+
+        >>> gg.tensor([-1.5, 2.0]).abs()
+        tensor([1.5, 2. ])
+        """
         return _ew.abs(self)
 
     def exp(self):
+        """Elementwise ``e ** x``.
+
+        >>> gg.tensor([0.0, 1.0]).exp()
+        tensor([1.      , 2.718282])
+        """
         return _ew.exp(self)
 
     def log(self):
+        """Natural logarithm.
+
+        >>> gg.tensor([1.0, 100.0]).log().round(decimals=4)
+        tensor([0.    , 4.6052])
+        """
         return _ew.log(self)
 
     def log1p(self):
+        """``log(1 + x)``, accurate for small ``x``.
+
+        >>> gg.tensor([0.0, 1e-8], dtype=gg.float64).log1p()
+        tensor([0.00000000e+00, 9.99999995e-09], dtype=float64)
+        """
         return _ew.log1p(self)
 
     def sqrt(self):
+        """Square root.
+
+        >>> gg.tensor([4.0, 9.0]).sqrt()
+        tensor([2., 3.])
+        """
         return _ew.sqrt(self)
 
     def exp2(self):
+        """Elementwise ``2 ** x``.
+
+        >>> gg.tensor([0.0, 3.0]).exp2()
+        tensor([1., 8.])
+        """
         return _ew.exp2(self)
 
     def expm1(self):
+        """``exp(x) - 1``, accurate for small ``x``.
+
+        >>> gg.tensor([0.0, 1e-10], dtype=gg.float64).expm1()
+        tensor([0.e+00, 1.e-10], dtype=float64)
+        """
         return _ew.expm1(self)
 
     def log2(self):
+        """Base-2 logarithm.
+
+        >>> gg.tensor([1.0, 8.0]).log2()
+        tensor([0., 3.])
+        """
         return _ew.log2(self)
 
     def log10(self):
+        """Base-10 logarithm.
+
+        >>> gg.tensor([1.0, 1000.0]).log10().round(decimals=4)
+        tensor([0., 3.])
+        """
         return _ew.log10(self)
 
     def rsqrt(self):
+        """``1 / sqrt(x)``.
+
+        >>> gg.tensor([4.0, 16.0]).rsqrt()
+        tensor([0.5 , 0.25])
+        """
         return _ew.rsqrt(self)
 
     def square(self):
+        """``x * x``.
+
+        >>> gg.tensor([-3, 2]).square()
+        tensor([9, 4])
+        """
         return _ew.square(self)
 
     def reciprocal(self):
+        """``1 / x`` (integers give float32).
+
+        >>> gg.tensor([2.0, 4.0]).reciprocal()
+        tensor([0.5 , 0.25])
+        """
         return _ew.reciprocal(self)
 
     def erf(self):
+        """The error function; see ``gg.erf``.
+
+        >>> gg.tensor([0.0, 0.5]).erf().round(decimals=4)
+        tensor([0.    , 0.5205])
+        """
         return _ew.erf(self)
 
     def floor(self):
+        """Round down (gradient 0).
+
+        >>> gg.tensor([1.5, -1.5]).floor()
+        tensor([ 1., -2.])
+        """
         return _ew.floor(self)
 
     def ceil(self):
+        """Round up (gradient 0).
+
+        >>> gg.tensor([1.5, -1.5]).ceil()
+        tensor([ 2., -1.])
+        """
         return _ew.ceil(self)
 
     def round(self, decimals=0):
+        """Round half to even, to ``decimals`` decimal places (gradient 0).
+
+        >>> gg.tensor([0.5, 1.5, 2.567]).round()
+        tensor([0., 2., 3.])
+        >>> gg.tensor([2.567]).round(decimals=1)
+        tensor([2.6])
+        """
         return _ew.round(self, decimals)
 
     def trunc(self):
+        """Round toward zero (gradient 0).
+
+        >>> gg.tensor([1.7, -1.7]).trunc()
+        tensor([ 1., -1.])
+        """
         return _ew.trunc(self)
 
     def sin(self):
+        """Sine.
+
+        >>> gg.tensor([0.0]).sin()
+        tensor([0.])
+        """
         return _ew.sin(self)
 
     def cos(self):
+        """Cosine.
+
+        >>> gg.tensor([0.0]).cos()
+        tensor([1.])
+        """
         return _ew.cos(self)
 
     def tanh(self):
+        """Hyperbolic tangent.
+
+        >>> gg.tensor([0.0, 100.0]).tanh()
+        tensor([0., 1.])
+        """
         return _ew.tanh(self)
 
     def sigmoid(self):
+        """The logistic function ``1 / (1 + exp(-x))``, stable for large ``|x|``.
+
+        >>> gg.tensor([0.0, -1000.0, 1000.0]).sigmoid()
+        tensor([0.5, 0. , 1. ])
+        """
         return _ew.sigmoid(self)
 
     def relu(self):
+        """``max(x, 0)``; the gradient at 0 is 0, as in PyTorch.
+
+        >>> gg.tensor([-1.0, 0.0, 2.0]).relu()
+        tensor([0., 0., 2.])
+        """
         return _ew.relu(self)
 
     def sign(self):
+        """-1, 0 or 1 by the sign of each element.
+
+        >>> gg.tensor([-2.0, 0.0, 3.0]).sign()
+        tensor([-1.,  0.,  1.])
+        """
         return _cmp.sign(self)
 
     def clamp(self, min=None, max=None):
+        """Limit the values to ``[min, max]`` (either may be None); the gradient passes at the
+        bounds.
+
+        >>> gg.tensor([-2.0, 0.5, 3.0]).clamp(min=0, max=1)
+        tensor([0. , 0.5, 1. ])
+        """
         return _ew.clamp(self, min, max)
 
     clip = clamp
 
     def maximum(self, other):
+        """The elementwise larger of ``self`` and ``other`` (ties split the gradient).
+
+        >>> gg.tensor([1.0, 5.0]).maximum(gg.tensor([3.0, 2.0]))
+        tensor([3., 5.])
+        """
         return _ew.maximum(self, other)
 
     def minimum(self, other):
+        """The elementwise smaller of ``self`` and ``other`` (ties split the gradient).
+
+        >>> gg.tensor([1.0, 5.0]).minimum(gg.tensor([3.0, 2.0]))
+        tensor([1., 2.])
+        """
         return _ew.minimum(self, other)
 
     def isfinite(self):
+        """True where the value is neither infinite nor NaN.
+
+        >>> gg.tensor([1.0, float('inf'), float('nan')]).isfinite()
+        tensor([ True, False, False])
+        """
         return _cmp.isfinite(self)
 
     def isnan(self):
+        """True where the value is NaN.
+
+        >>> gg.tensor([1.0, float('nan')]).isnan()
+        tensor([False,  True])
+        """
         return _cmp.isnan(self)
 
     # ---- reductions -----------------------------------------------------------------
     def sum(self, dim=None, keepdim=False):
+        """Sum of all elements, or along ``dim`` (an int or a tuple); see ``gg.sum``.
+
+        >>> x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> x.sum()
+        tensor(21.)
+        >>> x.sum(dim=0)
+        tensor([5., 7., 9.])
+        >>> x.sum(1, keepdim=True)
+        tensor([[ 6.],
+                [15.]])
+        """
         return _red.sum(self, dim, keepdim)
 
     def mean(self, dim=None, keepdim=False):
+        """Mean of all elements, or along ``dim``.
+
+        >>> x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> x.mean()
+        tensor(3.5)
+        >>> x.mean(dim=1)
+        tensor([2., 5.])
+        """
         return _red.mean(self, dim, keepdim)
 
     def prod(self, dim=None, keepdim=False):
+        """Product of all elements, or along ``dim``.
+
+        >>> x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> x.prod()
+        tensor(720.)
+        >>> x.prod(dim=0)
+        tensor([ 4., 10., 18.])
+        """
         return _red.prod(self, dim, keepdim)
 
     def cumsum(self, dim):
+        """Running sum along ``dim``.
+
+        >>> gg.tensor([1, 2, 3]).cumsum(0)
+        tensor([1, 3, 6])
+        """
         return _scan.cumsum(self, dim)
 
     def cumprod(self, dim):
+        """Running product along ``dim``.
+
+        >>> gg.tensor([1, 2, 3]).cumprod(0)
+        tensor([1, 2, 6])
+        """
         return _scan.cumprod(self, dim)
 
     def count_nonzero(self, dim=None):
+        """The number of nonzero elements, in all or along ``dim``.
+
+        >>> gg.tensor([[0, 1], [2, 3]]).count_nonzero()
+        tensor(3)
+        >>> gg.tensor([[0, 1], [2, 3]]).count_nonzero(dim=0)
+        tensor([1, 2])
+        """
         return _red.count_nonzero(self, dim)
 
     def var(self, dim=None, keepdim=False, correction=1, unbiased=None):
+        """Variance with ``correction`` (1: Bessel's, unbiased; 0: population), as ``torch.var``.
+
+        >>> gg.tensor([1.0, 2.0, 3.0, 4.0]).var()
+        tensor(1.6666666)
+        >>> gg.tensor([1.0, 2.0, 3.0, 4.0]).var(correction=0)
+        tensor(1.25)
+        """
         return _red.var(self, dim, keepdim, correction, unbiased)
 
     def std(self, dim=None, keepdim=False, correction=1, unbiased=None):
+        """Standard deviation with ``correction``, as ``torch.std``.
+
+        >>> gg.tensor([1.0, 3.0]).std()
+        tensor(1.4142135)
+        """
         return _red.std(self, dim, keepdim, correction, unbiased)
 
     def max(self, dim=None, keepdim=False):
+        """The maximum of all elements; with ``dim``, the pair ``(values, indices)`` along it.
+
+        >>> x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> x.max()
+        tensor(6.)
+        >>> values, indices = x.max(dim=1)
+        >>> values, indices
+        (tensor([3., 6.]), tensor([2, 2]))
+        """
         return _red.max(self, dim, keepdim)
 
     def min(self, dim=None, keepdim=False):
+        """The minimum of all elements; with ``dim``, the pair ``(values, indices)`` along it.
+
+        >>> x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> x.min()
+        tensor(1.)
+        >>> x.min(dim=0)[1]
+        tensor([0, 0, 0])
+        """
         return _red.min(self, dim, keepdim)
 
     def logsumexp(self, dim, keepdim=False):
+        """``log(sum(exp(x)))`` along ``dim``, without overflow.
+
+        >>> (gg.tensor([1000.0, 1000.0]).logsumexp(0) - 1000).round(decimals=4)
+        tensor(0.6932)
+        """
         return _red.logsumexp(self, dim, keepdim)
 
     def argmax(self, dim=None, keepdim=False):
+        """The index of the maximum, of the flattened tensor or along ``dim``.
+
+        >>> x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> x.argmax()
+        tensor(5)
+        >>> x.argmax(dim=1)
+        tensor([2, 2])
+        """
         return _red.argmax(self, dim, keepdim)
 
     def argmin(self, dim=None, keepdim=False):
+        """The index of the minimum, of the flattened tensor or along ``dim``.
+
+        >>> x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> x.argmin()
+        tensor(0)
+        >>> x.argmin(dim=0)
+        tensor([0, 0, 0])
+        """
         return _red.argmin(self, dim, keepdim)
 
     def any(self, dim=None, keepdim=False):
+        """True if any element is nonzero (in all, or along ``dim``).
+
+        >>> gg.tensor([0, 0, 1]).any()
+        tensor(True)
+        """
         return _red.any(self, dim, keepdim)
 
     def all(self, dim=None, keepdim=False):
+        """True if every element is nonzero (in all, or along ``dim``).
+
+        >>> gg.tensor([[1, 0], [1, 1]]).all(dim=1)
+        tensor([False,  True])
+        """
         return _red.all(self, dim, keepdim)
 
     def sum_to_size(self, *shape):
+        """Sum broadcast dimensions away until the shape is ``shape`` (the reverse of ``expand``).
+
+        >>> gg.ones(2, 3).sum_to_size(1, 3)
+        tensor([[2., 2., 2.]])
+        """
         return _red.sum_to_size(self, _shape_arg(shape))
 
     def norm(self, p=2, dim=None, keepdim=False):
+        """The ``p``-norm of all elements, or along ``dim``.
+
+        >>> gg.tensor([3.0, 4.0]).norm()
+        tensor(5.)
+        >>> gg.tensor([3.0, -4.0]).norm(p=1)
+        tensor(7.)
+        """
         return _red.norm(self, p, dim, keepdim)
 
     # ---- sorting and selection ------------------------------------------------------
     def sort(self, dim=-1, descending=False, stable=False):
+        """The pair ``(values, indices)`` sorted along ``dim``.
+
+        >>> gg.tensor([3.0, 1.0, 2.0]).sort()
+        values_indices(values=tensor([1., 2., 3.]), indices=tensor([1, 2, 0]))
+        >>> gg.tensor([3.0, 1.0, 2.0]).sort(descending=True).indices
+        tensor([0, 2, 1])
+        """
         return _sort.sort(self, dim, descending, stable)
 
     def argsort(self, dim=-1, descending=False, stable=False):
+        """The indices that sort the tensor along ``dim``.
+
+        >>> gg.tensor([3.0, 1.0, 2.0]).argsort()
+        tensor([1, 2, 0])
+        """
         return _sort.argsort(self, dim, descending, stable)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The ``k`` largest (or smallest) values along ``dim`` and their indices.
+
+        >>> values, indices = gg.tensor([1.0, 5.0, 3.0, 4.0]).topk(2)
+        >>> values, indices
+        (tensor([5., 4.]), tensor([1, 3]))
+        """
         return _sort.topk(self, k, dim, largest, sorted)
 
     def gather(self, dim, index):
+        """Values picked along ``dim`` by ``index``: for ``dim=1``, ``out[i][j] =
+        self[i][index[i][j]]``.
+
+        >>> gg.tensor([[1, 2], [3, 4]]).gather(1, gg.tensor([[1], [0]]))
+        tensor([[2],
+                [3]])
+        """
         return _index.gather(self, dim, index)
 
     def scatter_add(self, dim, index, src):
+        """A copy with ``src`` added at ``index`` along ``dim`` (the reverse of ``gather``).
+
+        >>> gg.zeros(3).scatter_add(0, gg.tensor([0, 2, 0]), gg.tensor([1.0, 2.0, 3.0]))
+        tensor([4., 0., 2.])
+        """
         return _index.scatter_add(self, dim, index, src)
 
     def index_select(self, dim, index):
+        """The slices at ``index`` (a 1-d integer tensor) along ``dim``.
+
+        >>> gg.tensor([[1, 2], [3, 4], [5, 6]]).index_select(0, gg.tensor([2, 0]))
+        tensor([[5, 6],
+                [1, 2]])
+        """
         return _index.index_select(self, dim, index)
 
     def diagonal(self, offset=0, dim1=0, dim2=1):
+        """The diagonal ``offset`` above the main one, of the planes ``(dim1, dim2)``. Unlike
+        PyTorch's view, it is a copy.
+
+        >>> gg.tensor([[1, 2], [3, 4]]).diagonal()
+        tensor([1, 4])
+        >>> gg.tensor([[1, 2], [3, 4]]).diagonal(offset=1)
+        tensor([2])
+        """
         return _index.diagonal(self, offset, dim1, dim2)
 
     def tril(self, diagonal=0):
+        """The lower triangle (elements on and below diagonal ``diagonal``); the rest is 0.
+
+        >>> gg.ones(2, 2).tril()
+        tensor([[1., 0.],
+                [1., 1.]])
+        """
         return _ew.tril(self, diagonal)
 
     def triu(self, diagonal=0):
+        """The upper triangle (elements on and above diagonal ``diagonal``); the rest is 0.
+
+        >>> gg.ones(2, 2).triu()
+        tensor([[1., 1.],
+                [0., 1.]])
+        """
         return _ew.triu(self, diagonal)
 
     # ---- shape ----------------------------------------------------------------------
     def reshape(self, *shape):
+        """The same elements in a new shape (one dimension may be -1); ``t.reshape(2, 3)`` or
+        ``t.reshape((2, 3))``.
+
+        >>> gg.arange(6).reshape(2, -1)
+        tensor([[0, 1, 2],
+                [3, 4, 5]])
+        """
         return _shape.reshape(self, _shape_arg(shape))
 
     def view(self, *shape):
+        """Same as ``reshape``: unlike PyTorch's ``view`` it also works on a transposed tensor.
+
+        >>> gg.arange(4).view(2, 2)
+        tensor([[0, 1],
+                [2, 3]])
+        """
         return _shape.reshape(self, _shape_arg(shape))
 
     def view_as(self, other):
+        """Reshape to ``other``'s shape.
+
+        >>> gg.arange(4).view_as(gg.zeros(2, 2)).shape
+        (2, 2)
+        """
         return _shape.reshape(self, other.shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
+        """Merge dimensions ``start_dim`` to ``end_dim`` into one.
+
+        >>> gg.zeros(2, 3, 4).flatten().shape
+        (24,)
+        >>> gg.zeros(2, 3, 4).flatten(1).shape
+        (2, 12)
+        """
         return _shape.flatten(self, start_dim, end_dim)
 
     def transpose(self, dim0, dim1):
+        """Swap dimensions ``dim0`` and ``dim1``.
+
+        >>> gg.zeros(2, 3, 4).transpose(0, 2).shape
+        (4, 3, 2)
+        """
         return _shape.transpose(self, dim0, dim1)
 
     def permute(self, *dims):
+        """Reorder the dimensions: ``t.permute(2, 0, 1)`` or ``t.permute((2, 0, 1))``.
+
+        >>> gg.zeros(2, 3, 4).permute(2, 0, 1).shape
+        (4, 2, 3)
+        """
         return _shape.permute(self, _shape_arg(dims))
 
     @property
     def T(self):
+        """All dimensions reversed (the transpose of a matrix).
+
+        >>> gg.tensor([[1, 2, 3]]).T
+        tensor([[1],
+                [2],
+                [3]])
+        """
         return _shape.permute(self, tuple(reversed(range(self.ndim))))
 
     @property
     def mT(self):
+        """The last two dimensions swapped (a batch of transposed matrices).
+
+        >>> gg.zeros(5, 2, 3).mT.shape
+        (5, 3, 2)
+        """
         return _shape.transpose(self, -2, -1)
 
     def unsqueeze(self, dim):
+        """Insert a dimension of size 1 at ``dim``.
+
+        >>> gg.zeros(3).unsqueeze(0).shape
+        (1, 3)
+        >>> gg.zeros(3).unsqueeze(-1).shape
+        (3, 1)
+        """
         return _shape.unsqueeze(self, dim)
 
     def squeeze(self, dim=None):
+        """Remove dimensions of size 1 (all, or only ``dim``).
+
+        >>> gg.zeros(1, 3, 1).squeeze().shape
+        (3,)
+        >>> gg.zeros(1, 3, 1).squeeze(0).shape
+        (3, 1)
+        """
         return _shape.squeeze(self, dim)
 
     def expand(self, *shape):
+        """Broadcast to a larger shape (-1 keeps a dimension); the gradient sums back.
+
+        >>> gg.tensor([[1], [2]]).expand(2, 3)
+        tensor([[1, 1, 1],
+                [2, 2, 2]])
+        """
         return _shape.expand(self, _shape_arg(shape))
 
     def expand_as(self, other):
+        """Broadcast to ``other``'s shape.
+
+        >>> gg.tensor([1, 2]).expand_as(gg.zeros(2, 2))
+        tensor([[1, 2],
+                [1, 2]])
+        """
         return _shape.expand(self, other.shape)
 
     def contiguous(self):
+        """Returns ``self``: every op accepts any memory layout, so no copy is needed.
+
+        >>> x = gg.zeros(2, 3)
+        >>> x.contiguous() is x
+        True
+        """
         return self
 
     def split(self, split_size_or_sections, dim=0):
+        """Split into pieces of ``split_size_or_sections`` (an int, or a list of sizes) along
+        ``dim``.
+
+        >>> [p.tolist() for p in gg.arange(5).split(2)]
+        [[0, 1], [2, 3], [4]]
+        >>> [p.tolist() for p in gg.arange(5).split([1, 4])]
+        [[0], [1, 2, 3, 4]]
+        """
         return _join.split(self, split_size_or_sections, dim)
 
     def chunk(self, chunks, dim=0):
+        """Split into ``chunks`` pieces of (nearly) equal size along ``dim``.
+
+        >>> [p.tolist() for p in gg.arange(5).chunk(2)]
+        [[0, 1, 2], [3, 4]]
+        """
         return _join.chunk(self, chunks, dim)
 
     def matmul(self, other):
+        """Matrix product, ``self @ other``, batched and broadcast as ``torch.matmul``; see
+        ``gg.matmul``.
+
+        >>> gg.tensor([[1.0, 2.0]]).matmul(gg.tensor([[3.0], [4.0]]))
+        tensor([[11.]])
+        """
         return _linalg.matmul(self, other)
 
     def outer(self, other):
+        """The outer product of two vectors.
+
+        >>> gg.tensor([1, 2]).outer(gg.tensor([1, 10, 100]))
+        tensor([[  1,  10, 100],
+                [  2,  20, 200]])
+        """
         return _linalg.outer(self, other)
 
     def clone(self):
+        """A copy that stays in the graph (the gradient flows back to ``self``).
+
+        >>> x = gg.tensor([1.0], requires_grad=True)
+        >>> x.clone()
+        tensor([1.], grad_fn=<CloneBackward>)
+        """
         return _shape.clone(self)
 
     def masked_fill(self, mask, value):
+        """A copy with ``value`` where the boolean ``mask`` (broadcast) is True.
+
+        >>> gg.zeros(3).masked_fill(gg.tensor([True, False, True]), -1.0)
+        tensor([-1.,  0., -1.])
+        """
         return _ew.masked_fill(self, mask, value)
 
     # ---- in place -------------------------------------------------------------------
     def add_(self, other, alpha=1):
+        """In place: ``self += alpha * other``; returns ``self``.
+
+        >>> x = gg.ones(2)
+        >>> x.add_(gg.tensor([1.0, 2.0]), alpha=10)
+        tensor([11., 21.])
+        """
         return _inplace.apply_(self, _ew.add, other if alpha == 1 else other * alpha)
 
     def sub_(self, other, alpha=1):
+        """In place: ``self -= alpha * other``; returns ``self``.
+
+        >>> x = gg.ones(2)
+        >>> x.sub_(0.5)
+        tensor([0.5, 0.5])
+        """
         return _inplace.apply_(self, _ew.sub, other if alpha == 1 else other * alpha)
 
     def mul_(self, other):
+        """In place: ``self *= other``; returns ``self``.
+
+        >>> x = gg.ones(2)
+        >>> x.mul_(3)
+        tensor([3., 3.])
+        """
         return _inplace.apply_(self, _ew.mul, other)
 
     def div_(self, other):
+        """In place: ``self /= other``; returns ``self``.
+
+        >>> x = gg.ones(2)
+        >>> x.div_(4)
+        tensor([0.25, 0.25])
+        """
         return _inplace.apply_(self, _ew.div, other)
 
     def clamp_(self, min=None, max=None):
+        """In place ``clamp``; returns ``self``.
+
+        >>> x = gg.tensor([-1.0, 2.0])
+        >>> x.clamp_(min=0)
+        tensor([0., 2.])
+        """
         return _inplace.apply_(self, _ew.clamp, min, max)
 
     def zero_(self):
+        """Fill with zeros in place; returns ``self``.
+
+        >>> gg.ones(2).zero_()
+        tensor([0., 0.])
+        """
         return _inplace.fill_(self, 0)
 
     def fill_(self, value):
+        """Fill with ``value`` in place; returns ``self``.
+
+        >>> gg.zeros(2).fill_(7)
+        tensor([7., 7.])
+        """
         return _inplace.fill_(self, value)
 
     def copy_(self, src):
+        """Copy ``src``'s values (broadcast, cast to this dtype) into ``self``; returns ``self``.
+
+        >>> x = gg.zeros(2, 2)
+        >>> x.copy_(gg.tensor([1, 2]))
+        tensor([[1., 2.],
+                [1., 2.]])
+        """
         return _inplace.copy_(self, src)
 
 
