@@ -68,7 +68,14 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 
 def from_numpy(array):
-    """A CPU tensor sharing memory with ``array`` (no copy)."""
+    """A CPU tensor sharing memory with ``array`` (no copy).
+
+    >>> a = np.array([1.0, 2.0])
+    >>> t = gg.from_numpy(a)
+    >>> a[0] = 5.0
+    >>> t  # shares the memory
+    tensor([5., 2.], dtype=float64)
+    """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     as_dtype(array.dtype)
@@ -76,7 +83,12 @@ def from_numpy(array):
 
 
 def from_dlpack(obj):
-    """A tensor sharing memory with any DLPack producer (CuPy, PyTorch, JAX, NumPy)."""
+    """A tensor sharing memory with any DLPack producer (CuPy, PyTorch, JAX, NumPy).
+
+    >>> t = gg.from_dlpack(np.arange(3))
+    >>> t
+    tensor([0, 1, 2])
+    """
     device_type, _ = obj.__dlpack_device__()
     if device_type == 1:  # kDLCPU
         return Tensor(np.from_dlpack(obj))
@@ -85,21 +97,47 @@ def from_dlpack(obj):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
+    """A tensor of zeros; the size as ints or one tuple, float32 unless ``dtype``.
+
+    >>> gg.zeros(2, 3).shape
+    (2, 3)
+    >>> gg.zeros((2,), dtype=gg.int64)
+    tensor([0, 0])
+    """
     dt = as_dtype(dtype) or default_float
     return _make(device, requires_grad, lambda xp, g: xp.zeros(_shape(size), dtype=dt))
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
+    """A tensor of ones; the size as ints or one tuple, float32 unless ``dtype``.
+
+    >>> gg.ones(2, 2)
+    tensor([[1., 1.],
+            [1., 1.]])
+    """
     dt = as_dtype(dtype) or default_float
     return _make(device, requires_grad, lambda xp, g: xp.ones(_shape(size), dtype=dt))
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
+    """A tensor of the given size whose values are whatever the memory held (fill it).
+
+    >>> gg.empty(2, 3).shape
+    (2, 3)
+    """
     dt = as_dtype(dtype) or default_float
     return _make(device, requires_grad, lambda xp, g: xp.empty(_shape(size), dtype=dt))
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    """A tensor of ``size`` filled with ``fill_value``; the dtype follows the value (int64, bool or
+    float32) as in PyTorch.
+
+    >>> gg.full((2,), 7)
+    tensor([7, 7])
+    >>> gg.full((2,), 0.5)
+    tensor([0.5, 0.5])
+    """
     if dtype is None:
         dtype = np.int64 if isinstance(fill_value, int) and not isinstance(
             fill_value, bool) else (np.bool_ if isinstance(fill_value, bool) else default_float)
@@ -109,7 +147,13 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
-    """Values in ``[start, end)``; int64 for integer arguments, float32 otherwise."""
+    """Values in ``[start, end)``; int64 for integer arguments, float32 otherwise.
+
+    >>> gg.arange(4)
+    tensor([0, 1, 2, 3])
+    >>> gg.arange(0, 1, 0.25)
+    tensor([0.  , 0.25, 0.5 , 0.75])
+    """
     if end is None:
         start, end = 0, start
     if dtype is None:
@@ -120,12 +164,25 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included.
+
+    >>> gg.linspace(0, 1, 5)
+    tensor([0.  , 0.25, 0.5 , 0.75, 1.  ])
+    """
     dt = as_dtype(dtype) or default_float
     return _make(device, requires_grad,
                  lambda xp, g: xp.linspace(start, end, steps).astype(dt))
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    """The ``n`` x ``m`` (default square) identity matrix.
+
+    >>> gg.eye(2)
+    tensor([[1., 0.],
+            [0., 1.]])
+    >>> gg.eye(2, 3).shape
+    (2, 3)
+    """
     dt = as_dtype(dtype) or default_float
     return _make(device, requires_grad, lambda xp, g: xp.eye(n, m, dtype=dt))
 
@@ -138,7 +195,13 @@ def _float_draw(draw, dt):
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False):
-    """Uniform samples in [0, 1) from the generator ``gg.manual_seed`` seeds."""
+    """Uniform samples in [0, 1) from the generator ``gg.manual_seed`` seeds.
+
+    >>> _ = gg.manual_seed(0)
+    >>> x = gg.rand(2, 3)
+    >>> x.shape, bool(((x >= 0) & (x < 1)).all())
+    ((2, 3), True)
+    """
     dt = as_dtype(dtype) or default_float
     shape = _shape(size)
     return _make(device, requires_grad,
@@ -146,7 +209,13 @@ def rand(*size, dtype=None, device=None, requires_grad=False):
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False):
-    """Standard normal samples from the generator ``gg.manual_seed`` seeds."""
+    """Standard normal samples from the generator ``gg.manual_seed`` seeds.
+
+    >>> _ = gg.manual_seed(0)
+    >>> x = gg.randn(1000, dtype=gg.float64)
+    >>> abs(x.mean().item()) < 0.1, abs(x.std().item() - 1) < 0.1
+    (True, True)
+    """
     dt = as_dtype(dtype) or default_float
     shape = _shape(size)
     return _make(device, requires_grad,
@@ -158,6 +227,11 @@ def randint(low, high=None, size=(), dtype=None, device=None):
 
     As in PyTorch, two positional arguments may also be ``(high, size)``:
     ``gg.randint(10, (3,))`` draws 3 integers in [0, 10).
+
+    >>> _ = gg.manual_seed(0)
+    >>> x = gg.randint(0, 10, (3, 4))
+    >>> x.shape, x.dtype, bool(((x >= 0) & (x < 10)).all())
+    ((3, 4), dtype('int64'), True)
     """
     if isinstance(high, (tuple, list)):
         low, high, size = 0, low, high
@@ -174,25 +248,55 @@ def _like(fn, t, dtype, device, requires_grad, *args):
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    """Zeros of ``t``'s shape, dtype and device (unless given).
+
+    >>> gg.zeros_like(gg.tensor([[1, 2]]))
+    tensor([[0, 0]])
+    """
     return _like(zeros, t, dtype, device, requires_grad, t.shape)
 
 
 def ones_like(t, dtype=None, device=None, requires_grad=False):
+    """Ones of ``t``'s shape, dtype and device (unless given).
+
+    >>> gg.ones_like(gg.tensor([1, 2]), dtype=gg.float64)
+    tensor([1., 1.], dtype=float64)
+    """
     return _like(ones, t, dtype, device, requires_grad, t.shape)
 
 
 def empty_like(t, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor of ``t``'s shape, dtype and device (unless given).
+
+    >>> gg.empty_like(gg.zeros(2, 3)).shape
+    (2, 3)
+    """
     return _like(empty, t, dtype, device, requires_grad, t.shape)
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    """``fill_value`` in ``t``'s shape, dtype and device (unless given).
+
+    >>> gg.full_like(gg.zeros(2), 3)
+    tensor([3., 3.])
+    """
     return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
 
 def rand_like(t, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1) of ``t``'s shape, dtype and device (unless given).
+
+    >>> gg.rand_like(gg.zeros(2, 3, dtype=gg.float64)).dtype
+    dtype('float64')
+    """
     return _like(rand, t, dtype, device, requires_grad, t.shape)
 
 
 def randn_like(t, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples of ``t``'s shape, dtype and device (unless given).
+
+    >>> gg.randn_like(gg.zeros(4)).shape
+    (4,)
+    """
     return _like(randn, t, dtype, device, requires_grad, t.shape)

@@ -28,6 +28,14 @@ def _seed_grads(outputs, grad_outputs):
 
 
 def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
+    """Accumulate the gradient of ``tensor`` into the leaves' ``.grad`` (what ``tensor.backward()``
+    calls); ``gradient`` is d(loss)/d(tensor), needed unless ``tensor`` has one element.
+
+    >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+    >>> gg.autograd.backward((x * x).sum())
+    >>> x.grad
+    tensor([2., 4.])
+    """
     grads = _seed_grads([tensor], [gradient])
     run_backward([_root(tensor)], grads, retain_graph or create_graph, create_graph)
 

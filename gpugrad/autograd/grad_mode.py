@@ -72,18 +72,40 @@ class no_grad(_GradMode):
 
 
 class enable_grad(_GradMode):
-    """Enable graph recording (inside a ``no_grad`` block, say)."""
+    """Enable graph recording (inside a ``no_grad`` block, say).
+
+    >>> x = gg.ones(2, requires_grad=True)
+    >>> with gg.no_grad():
+    ...     with gg.enable_grad():
+    ...         y = x * 2
+    >>> y.requires_grad
+    True
+    """
 
     enabled = True
 
 
 class set_grad_enabled(_GradMode):
-    """Set grad mode to ``mode`` for a block."""
+    """Set grad mode to ``mode`` for a block.
+
+    >>> x = gg.ones(2, requires_grad=True)
+    >>> with gg.set_grad_enabled(False):
+    ...     y = x * 2
+    >>> y.requires_grad
+    False
+    """
 
     def __init__(self, mode):
         self.enabled = bool(mode)
 
 
 def is_grad_enabled():
-    """True when ops record the graph."""
+    """True when ops record the graph.
+
+    >>> gg.is_grad_enabled()
+    True
+    >>> with gg.no_grad():
+    ...     print(gg.is_grad_enabled())
+    False
+    """
     return state.grad_enabled
