@@ -216,15 +216,34 @@ def add(a, b):
 
 
 def sub(a, b):
+    """``a - b`` with broadcasting.
+
+    >>> gg.sub(gg.tensor([[1.0], [2.0]]), gg.tensor([1.0, 2.0]))
+    tensor([[ 0., -1.],
+            [ 1.,  0.]])
+    """
     return binary(Sub, a, b)
 
 
 def mul(a, b):
+    """``a * b`` with broadcasting; a Python int keeps an integer tensor's dtype.
+
+    >>> gg.mul(gg.tensor([1, 2]), 3)
+    tensor([3, 6])
+    >>> gg.mul(gg.tensor([1, 2]), 0.5)
+    tensor([0.5, 1. ])
+    """
     return binary(Mul, a, b)
 
 
 def div(a, b):
-    """True division: integer and bool operands give float32, as in PyTorch."""
+    """True division: integer and bool operands give float32, as in PyTorch.
+
+    >>> gg.div(gg.tensor([1, 3]), 2)
+    tensor([0.5, 1.5])
+    >>> gg.tensor([7.0]) / gg.tensor([2.0])
+    tensor([3.5])
+    """
     a, b = operands(a, b)
     if a.data.dtype.kind != "f":
         a, b = a.to(dtype=default_float), b.to(dtype=default_float)
@@ -232,11 +251,24 @@ def div(a, b):
 
 
 def neg(a):
+    """``-a``.
+
+    >>> gg.neg(gg.tensor([1, -2]))
+    tensor([-1,  2])
+    """
     return Neg.apply(a)
 
 
 def pow(a, b):
-    """``a ** b``; a Python-number exponent uses the cheaper constant-exponent op."""
+    """``a ** b``; a Python-number exponent uses the cheaper constant-exponent op.
+
+    >>> gg.pow(gg.tensor([2.0, 3.0]), 2)
+    tensor([4., 9.])
+    >>> gg.pow(2.0, gg.tensor([3.0]))
+    tensor([8.])
+    >>> gg.pow(gg.tensor([4]), 0.5)
+    tensor([2.])
+    """
     if isinstance(b, (int, float)) and not isinstance(b, bool):
         dtype = _scalar_dtype(b, a.dtype)  # int ** 0.5 is float32, bool ** 2 int64
         return PowScalar.apply(a if dtype == a.dtype else a.to(dtype=dtype), p=b)

@@ -23,39 +23,91 @@ def _unary(name, a):
 
 
 def eq(a, b):
-    """Elementwise ``a == b`` as a bool tensor."""
+    """Elementwise ``a == b`` as a bool tensor.
+
+    >>> a, b = gg.tensor([1, 2, 3]), gg.tensor([3, 2, 1])
+    >>> gg.eq(a, b)
+    tensor([False,  True, False])
+    >>> a == 2
+    tensor([False,  True, False])
+    """
     return _compare("equal", a, b)
 
 
 def ne(a, b):
+    """Elementwise ``a != b`` as a bool tensor.
+
+    >>> a, b = gg.tensor([1, 2, 3]), gg.tensor([3, 2, 1])
+    >>> gg.ne(a, b)
+    tensor([ True, False,  True])
+    """
     return _compare("not_equal", a, b)
 
 
 def lt(a, b):
+    """Elementwise ``a < b`` as a bool tensor.
+
+    >>> a, b = gg.tensor([1, 2, 3]), gg.tensor([3, 2, 1])
+    >>> gg.lt(a, b)
+    tensor([ True, False, False])
+    """
     return _compare("less", a, b)
 
 
 def le(a, b):
+    """Elementwise ``a <= b`` as a bool tensor.
+
+    >>> a, b = gg.tensor([1, 2, 3]), gg.tensor([3, 2, 1])
+    >>> gg.le(a, b)
+    tensor([ True,  True, False])
+    """
     return _compare("less_equal", a, b)
 
 
 def gt(a, b):
+    """Elementwise ``a > b`` as a bool tensor.
+
+    >>> a, b = gg.tensor([1, 2, 3]), gg.tensor([3, 2, 1])
+    >>> gg.gt(a, b)
+    tensor([False, False,  True])
+    """
     return _compare("greater", a, b)
 
 
 def ge(a, b):
+    """Elementwise ``a >= b`` as a bool tensor.
+
+    >>> a, b = gg.tensor([1, 2, 3]), gg.tensor([3, 2, 1])
+    >>> gg.ge(a, b)
+    tensor([False,  True,  True])
+    """
     return _compare("greater_equal", a, b)
 
 
 def logical_and(a, b):
+    """Elementwise logical and (nonzero is True), as a bool tensor.
+
+    >>> gg.logical_and(gg.tensor([True, True, False]), gg.tensor([1, 0, 1]))
+    tensor([ True, False, False])
+    """
     return _compare("logical_and", a, b)
 
 
 def logical_or(a, b):
+    """Elementwise logical or (nonzero is True), as a bool tensor.
+
+    >>> gg.logical_or(gg.tensor([True, False, False]), gg.tensor([0, 0, 2]))
+    tensor([ True, False,  True])
+    """
     return _compare("logical_or", a, b)
 
 
 def logical_not(a):
+    """Elementwise logical not (zero becomes True), as a bool tensor.
+
+    >>> gg.logical_not(gg.tensor([0.0, 1.5]))
+    tensor([ True, False])
+    """
     return _unary("logical_not", a)
 
 
@@ -78,14 +130,29 @@ def bitwise_not(a):
 
 
 def sign(a):
+    """-1, 0 or 1 by the sign of each element, in ``a``'s dtype; no gradient.
+
+    >>> gg.sign(gg.tensor([-2.5, 0.0, 3.0]))
+    tensor([-1.,  0.,  1.])
+    """
     if a.dtype.kind == "b":
         return a._like(a.data.copy())  # NumPy has no bool sign; PyTorch's is the identity
     return _unary("sign", a)
 
 
 def isfinite(a):
+    """True where the value is neither infinite nor NaN.
+
+    >>> gg.isfinite(gg.tensor([1.0, float('inf'), float('nan')]))
+    tensor([ True, False, False])
+    """
     return _unary("isfinite", a)
 
 
 def isnan(a):
+    """True where the value is NaN.
+
+    >>> gg.isnan(gg.tensor([1.0, float('nan')]))
+    tensor([False,  True])
+    """
     return _unary("isnan", a)

@@ -137,6 +137,18 @@ def normalize_index(index, like):
 
 
 def getitem(a, index):
+    """``a[index]``: ints, slices, None, Ellipsis, integer tensors or lists and bool masks, as
+    PyTorch and NumPy index.
+
+    >>> a = gg.arange(6).reshape(2, 3)
+    >>> gg.getitem(a, (slice(None), 1))
+    tensor([1, 4])
+    >>> a[a > 2]
+    tensor([3, 4, 5])
+    >>> a[:, [2, 0]]
+    tensor([[2, 0],
+            [5, 3]])
+    """
     index = normalize_index(index, a)
     split = _ints_first(index)
     if split is not None:
@@ -225,7 +237,12 @@ def gather(a, dim, index):
 
 def scatter_add(a, dim, index, src):
     """``a`` with ``src[i][j][k]`` added at ``[i][index[i][j][k]][k]`` for ``dim == 1``
-    (out of place); only the part of ``src`` the shape of ``index`` is used."""
+    (out of place); only the part of ``src`` the shape of ``index`` is used.
+
+    >>> gg.scatter_add(gg.zeros(2, 3), 1, gg.tensor([[0, 0], [2, 1]]), gg.ones(2, 2))
+    tensor([[2., 0., 0.],
+            [0., 1., 1.]])
+    """
     axis = norm_dim(dim, a.ndim)
     idx = _index_array("scatter_add", a, index, a.ndim)
     if src.shape != index.shape:
@@ -243,7 +260,12 @@ def scatter_add(a, dim, index, src):
 
 
 def index_select(a, dim, index):
-    """The entries ``index`` (a 1-d integer tensor) along ``dim``, in that order."""
+    """The entries ``index`` (a 1-d integer tensor) along ``dim``, in that order.
+
+    >>> gg.index_select(gg.tensor([[1, 2, 3], [4, 5, 6]]), 1, gg.tensor([2, 0]))
+    tensor([[3, 1],
+            [6, 4]])
+    """
     axis = norm_dim(dim, a.ndim)
     if getattr(index, "ndim", 1) > 1:
         raise ValueError(f"index_select: index must be 0-d or 1-d, got {index.ndim} dims")

@@ -51,7 +51,14 @@ def cat(tensors, dim=0):
 
 
 def stack(tensors, dim=0):
-    """Join along a new ``dim``; all tensors must have one shape."""
+    """Join along a new ``dim``; all tensors must have one shape.
+
+    >>> gg.stack([gg.tensor([1, 2]), gg.tensor([3, 4])])
+    tensor([[1, 2],
+            [3, 4]])
+    >>> gg.stack([gg.zeros(2), gg.ones(2)], dim=1).shape
+    (2, 2)
+    """
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
@@ -63,7 +70,13 @@ def stack(tensors, dim=0):
 
 
 def split(a, split_size_or_sections, dim=0):
-    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes."""
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes.
+
+    >>> [p.shape for p in gg.split(gg.zeros(5, 2), 2)]
+    [(2, 2), (2, 2), (1, 2)]
+    >>> [p.tolist() for p in gg.split(gg.arange(4), [3, 1])]
+    [[0, 1, 2], [3]]
+    """
     dim = norm_dim(dim, a.ndim)
     n = a.shape[dim]
     if isinstance(split_size_or_sections, int):
@@ -83,7 +96,11 @@ def split(a, split_size_or_sections, dim=0):
 
 
 def chunk(a, chunks, dim=0):
-    """``chunks`` pieces of equal size (the last may be smaller), as in PyTorch."""
+    """``chunks`` pieces of equal size (the last may be smaller), as in PyTorch.
+
+    >>> [p.tolist() for p in gg.chunk(gg.arange(7), 3)]
+    [[0, 1, 2], [3, 4, 5], [6]]
+    """
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     n = a.shape[norm_dim(dim, a.ndim)]

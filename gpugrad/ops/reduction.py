@@ -263,6 +263,14 @@ def sum(a, dim=None, keepdim=False):
 
 
 def mean(a, dim=None, keepdim=False):
+    """The mean over ``dim`` (None: all, int or tuple) of a floating-point tensor.
+
+    >>> x = gg.tensor([[1.0, 5.0], [3.0, 2.0]])
+    >>> gg.mean(x)
+    tensor(2.75)
+    >>> gg.mean(x, dim=0, keepdim=True)
+    tensor([[2. , 3.5]])
+    """
     _check_floating("mean", a)
     return Mean.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
 
@@ -294,23 +302,49 @@ def _check_floating(name, a):
 
 
 def var(a, dim=None, keepdim=False, correction=1, unbiased=None):
-    """Variance with Bessel's ``correction`` (1 by default, as in PyTorch)."""
+    """Variance with Bessel's ``correction`` (1 by default, as in PyTorch).
+
+    >>> x = gg.tensor([1.0, 2.0, 3.0, 4.0])
+    >>> gg.var(x)
+    tensor(1.6666666)
+    >>> gg.var(x, correction=0)
+    tensor(1.25)
+    """
     _check_floating("var", a)
     return Var.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim,
                      correction=_correction(correction, unbiased))
 
 
 def std(a, dim=None, keepdim=False, correction=1, unbiased=None):
+    """The standard deviation over ``dim`` with Bessel's ``correction`` (1 by default).
+
+    >>> gg.std(gg.tensor([[1.0, 3.0], [2.0, 2.0]]), dim=1)
+    tensor([1.4142135, 0.       ])
+    """
     _check_floating("std", a)
     return Std.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim,
                      correction=_correction(correction, unbiased))
 
 
 def amax(a, dim=None, keepdim=False):
+    """The maximum over ``dim`` (None: all, int or tuple), values only; ties share the gradient
+    evenly.
+
+    >>> x = gg.tensor([[1.0, 5.0], [3.0, 2.0]])
+    >>> gg.amax(x, dim=1)
+    tensor([5., 3.])
+    """
     return Amax.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
 
 
 def amin(a, dim=None, keepdim=False):
+    """The minimum over ``dim`` (None: all, int or tuple), values only; ties share the gradient
+    evenly.
+
+    >>> x = gg.tensor([[1.0, 5.0], [3.0, 2.0]])
+    >>> gg.amin(x)
+    tensor(1.)
+    """
     return Amin.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
 
 
@@ -335,16 +369,34 @@ def max(a, dim=None, keepdim=False):
 
     Subgradients: over all elements (or a tuple of dims), tied maxima share the gradient
     evenly; along one dim it goes to the returned index (the first maximum).
+
+    >>> x = gg.tensor([[1.0, 5.0], [3.0, 2.0]])
+    >>> gg.max(x)
+    tensor(5.)
+    >>> gg.max(x, dim=1)
+    values_indices(values=tensor([5., 3.]), indices=tensor([1, 0]))
     """
     return _max_min(a, dim, keepdim, amax, MaxDim)
 
 
 def min(a, dim=None, keepdim=False):
+    """The minimum; with an int ``dim`` a ``(values, indices)`` pair, as in PyTorch (see ``max``).
+
+    >>> x = gg.tensor([[1.0, 5.0], [3.0, 2.0]])
+    >>> gg.min(x)
+    tensor(1.)
+    >>> gg.min(x, dim=0).indices
+    tensor([0, 1])
+    """
     return _max_min(a, dim, keepdim, amin, MinDim)
 
 
 def logsumexp(a, dim, keepdim=False):
-    """``log(sum(exp(a)))`` over ``dim``, computed without overflow."""
+    """``log(sum(exp(a)))`` over ``dim``, computed without overflow.
+
+    >>> (gg.logsumexp(gg.tensor([1000.0, 1000.0]), dim=0) - 1000).round(decimals=4)
+    tensor(0.6932)
+    """
     if a.dtype.kind != "f":
         a = a.to(dtype=default_float)  # integers give float32, as in PyTorch
     return LogSumExp.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
@@ -364,19 +416,45 @@ def _arg(name, a, dim, keepdim):
 
 
 def argmax(a, dim=None, keepdim=False):
+    """The index of the maximum (the first on ties) in the flattened tensor, or along ``dim``.
+
+    >>> x = gg.tensor([[1.0, 5.0], [3.0, 2.0]])
+    >>> gg.argmax(x)
+    tensor(1)
+    >>> gg.argmax(x, dim=0)
+    tensor([1, 0])
+    """
     return _arg("argmax", a, dim, keepdim)
 
 
 def argmin(a, dim=None, keepdim=False):
+    """The index of the minimum (the first on ties) in the flattened tensor, or along ``dim``.
+
+    >>> x = gg.tensor([[1.0, 5.0], [3.0, 2.0]])
+    >>> gg.argmin(x, dim=1)
+    tensor([0, 1])
+    """
     return _arg("argmin", a, dim, keepdim)
 
 
 def any(a, dim=None, keepdim=False):
+    """True where any element (over ``dim``; None: all) is nonzero, as a bool tensor.
+
+    >>> gg.any(gg.tensor([[0, 1], [0, 0]]), dim=1)
+    tensor([ True, False])
+    """
     xp = a._backend.xp
     return a._like(xp.asarray(xp.any(a.data, axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
 
 
 def all(a, dim=None, keepdim=False):
+    """True where every element (over ``dim``; None: all) is nonzero, as a bool tensor.
+
+    >>> gg.all(gg.tensor([[1, 1], [0, 1]]), dim=1)
+    tensor([ True, False])
+    >>> gg.all(gg.tensor([1.0, 2.0]))
+    tensor(True)
+    """
     xp = a._backend.xp
     return a._like(xp.asarray(xp.all(a.data, axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
 
@@ -411,7 +489,11 @@ def norm(a, p=2, dim=None, keepdim=False):
 
 
 def count_nonzero(a, dim=None):
-    """The number of nonzero elements over ``dim`` (None: all), as int64; no gradient."""
+    """The number of nonzero elements over ``dim`` (None: all), as int64; no gradient.
+
+    >>> gg.count_nonzero(gg.tensor([[0, 1, 2], [0, 0, 3]]), dim=1)
+    tensor([2, 1])
+    """
     xp = a._backend.xp
     axis = None if dim is None else norm_dims(dim, a.ndim)
     return a._like(xp.asarray(xp.count_nonzero(a.data, axis=axis), dtype=xp.int64))

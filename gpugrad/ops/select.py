@@ -113,7 +113,13 @@ class Where(Function):
 
 def clamp(a, min=None, max=None):
     """Clip values to ``[min, max]`` (either bound may be None; tensor bounds get no
-    gradient). An integer tensor with a float bound gives float32, as in PyTorch."""
+    gradient). An integer tensor with a float bound gives float32, as in PyTorch.
+
+    >>> gg.clamp(gg.tensor([-2.0, 0.5, 3.0]), min=0.0, max=1.0)
+    tensor([0. , 0.5, 1. ])
+    >>> gg.clamp(gg.tensor([1, 5]), max=2.5)
+    tensor([1. , 2.5])
+    """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if a.data.dtype.kind != "f" and (_is_float(min) or _is_float(max)):
@@ -132,10 +138,22 @@ def _bound(value, like):
 
 
 def maximum(a, b):
+    """The elementwise larger of ``a`` and ``b``; ties split the gradient half and half.
+
+    >>> a = gg.tensor([1.0, 2.0], requires_grad=True)
+    >>> gg.maximum(a, gg.tensor([2.0, 2.0])).sum().backward()
+    >>> a.grad
+    tensor([0. , 0.5])
+    """
     return binary(Maximum, a, b)
 
 
 def minimum(a, b):
+    """The elementwise smaller of ``a`` and ``b``; ties split the gradient half and half.
+
+    >>> gg.minimum(gg.tensor([1.0, 5.0]), 2.0)
+    tensor([1., 2.])
+    """
     return binary(Minimum, a, b)
 
 
@@ -143,6 +161,10 @@ def where(cond, a, b):
     """``a`` where ``cond`` holds, else ``b`` (``cond`` is a bool tensor; no gradient).
 
     ``a`` and ``b`` may be Python numbers; their dtypes promote as in ``a + b``.
+
+    >>> x = gg.tensor([-1.0, 2.0])
+    >>> gg.where(x > 0, x, 0.0)
+    tensor([0., 2.])
     """
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         if not isinstance(cond, Tensor):
@@ -154,7 +176,12 @@ def where(cond, a, b):
 
 
 def masked_fill(a, mask, value):
-    """``a`` with ``value`` where ``mask`` is True; the result keeps ``a``'s dtype."""
+    """``a`` with ``value`` where ``mask`` is True; the result keeps ``a``'s dtype.
+
+    >>> scores = gg.tensor([[1.0, 2.0, 3.0]])
+    >>> gg.masked_fill(scores, gg.tensor([False, False, True]), float('-inf'))
+    tensor([[  1.,   2., -inf]])
+    """
     value = lift(value, a)
     if value.dtype != a.dtype:
         value = value.to(dtype=a.dtype)
@@ -172,7 +199,13 @@ def tril(a, diagonal=0):
 
 
 def triu(a, diagonal=0):
-    """The upper triangle of the last two dims (on and above ``diagonal``), zeros below."""
+    """The upper triangle of the last two dims (on and above ``diagonal``), zeros below.
+
+    >>> gg.triu(gg.ones(3, 3), diagonal=1)
+    tensor([[0., 1., 1.],
+            [0., 0., 1.],
+            [0., 0., 0.]])
+    """
     return _triangle("triu", a, diagonal, lower=False)
 
 

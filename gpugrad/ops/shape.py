@@ -123,6 +123,13 @@ def reshape(a, shape):
 
 
 def flatten(a, start_dim=0, end_dim=-1):
+    """Merge dimensions ``start_dim`` .. ``end_dim`` into one (a 0-d tensor gives shape (1,)).
+
+    >>> gg.flatten(gg.zeros(2, 3, 4), 1).shape
+    (2, 12)
+    >>> gg.flatten(gg.tensor(5.0)).shape
+    (1,)
+    """
     if a.ndim == 0:
         return reshape(a, (1,))
     start, end = norm_dim(start_dim, a.ndim), norm_dim(end_dim, a.ndim)
@@ -133,6 +140,11 @@ def flatten(a, start_dim=0, end_dim=-1):
 
 
 def permute(a, dims):
+    """Reorder the dimensions by ``dims``, a permutation of ``range(a.ndim)``.
+
+    >>> gg.permute(gg.zeros(2, 3, 4), (2, 0, 1)).shape
+    (4, 2, 3)
+    """
     dims = tuple(d % a.ndim for d in dims) if a.ndim else ()
     if sorted(dims) != list(range(a.ndim)):
         raise ValueError(f"permute: dims {dims} are not a permutation of a {a.ndim}-d shape")
@@ -140,6 +152,13 @@ def permute(a, dims):
 
 
 def transpose(a, dim0, dim1):
+    """Swap dimensions ``dim0`` and ``dim1``.
+
+    >>> gg.transpose(gg.tensor([[1, 2, 3]]), 0, 1)
+    tensor([[1],
+            [2],
+            [3]])
+    """
     dims = list(range(a.ndim))
     d0, d1 = norm_dim(dim0, a.ndim), norm_dim(dim1, a.ndim)
     dims[d0], dims[d1] = dims[d1], dims[d0]
@@ -147,11 +166,25 @@ def transpose(a, dim0, dim1):
 
 
 def unsqueeze(a, dim):
+    """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result).
+
+    >>> gg.unsqueeze(gg.zeros(2, 3), 1).shape
+    (2, 1, 3)
+    >>> gg.unsqueeze(gg.zeros(2, 3), -1).shape
+    (2, 3, 1)
+    """
     dim = norm_dim(dim, a.ndim + 1)
     return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
 
 
 def squeeze(a, dim=None):
+    """Remove the dimensions of size 1: all, or those of ``dim`` (an int or a tuple).
+
+    >>> gg.squeeze(gg.zeros(1, 2, 1)).shape
+    (2,)
+    >>> gg.squeeze(gg.zeros(1, 2, 1), dim=2).shape
+    (1, 2)
+    """
     if dim is None:
         shape = tuple(s for s in a.shape if s != 1)
     else:
@@ -161,7 +194,15 @@ def squeeze(a, dim=None):
 
 
 def expand(a, shape):
-    """Broadcast to ``shape`` without copying; -1 keeps a dimension's size."""
+    """Broadcast to ``shape`` without copying; -1 keeps a dimension's size.
+
+    >>> gg.expand(gg.tensor([1, 2]), (3, 2))
+    tensor([[1, 2],
+            [1, 2],
+            [1, 2]])
+    >>> gg.expand(gg.zeros(3, 1), (-1, 4)).shape
+    (3, 4)
+    """
     lead = len(shape) - a.ndim
     if lead < 0 or -1 in shape[:lead]:
         raise ValueError(f"expand: cannot expand shape {a.shape} to {tuple(shape)} "
@@ -183,6 +224,14 @@ def cast(a, dtype):
 
 
 def clone(a):
+    """A copy of ``a`` that stays in the graph: the gradient flows back to ``a``.
+
+    >>> a = gg.tensor([1.0, 2.0], requires_grad=True)
+    >>> b = gg.clone(a)
+    >>> (b * 3).sum().backward()
+    >>> a.grad
+    tensor([3., 3.])
+    """
     return Clone.apply(a)
 
 

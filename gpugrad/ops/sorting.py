@@ -33,7 +33,11 @@ def sort(a, dim=-1, descending=False, stable=False):
 
 
 def argsort(a, dim=-1, descending=False, stable=False):
-    """The indices that sort ``a`` along ``dim`` (see ``sort``)."""
+    """The indices that sort ``a`` along ``dim`` (see ``sort``).
+
+    >>> gg.argsort(gg.tensor([[3.0, 1.0, 2.0]]), descending=True)
+    tensor([[0, 2, 1]])
+    """
     axis = norm_dim(dim, a.ndim)
     xp = a._backend.xp
     if a.ndim == 0:

@@ -400,71 +400,159 @@ def _floating(a):
 
 
 def exp(a):
+    """``e ** a`` elementwise (integers compute in float32).
+
+    >>> gg.exp(gg.tensor([0.0, 1.0]))
+    tensor([1.      , 2.718282])
+    """
     return Exp.apply(_floating(a))
 
 
 def log(a):
+    """The natural logarithm.
+
+    >>> gg.log(gg.tensor([1.0, 100.0])).round(decimals=4)
+    tensor([0.    , 4.6052])
+    """
     return Log.apply(_floating(a))
 
 
 def log1p(a):
+    """``log(1 + a)``, accurate where ``a`` is tiny.
+
+    >>> gg.log1p(gg.tensor([1e-10], dtype=gg.float64)).item()
+    9.999999999500001e-11
+    """
     return Log1p.apply(_floating(a))
 
 
 def sqrt(a):
+    """The square root.
+
+    >>> gg.sqrt(gg.tensor([4.0, 2.25]))
+    tensor([2. , 1.5])
+    """
     return Sqrt.apply(_floating(a))
 
 
 def sin(a):
+    """The sine (radians).
+
+    >>> gg.sin(gg.tensor([0.0, 3.14159265 / 2]))
+    tensor([0., 1.])
+    """
     return Sin.apply(_floating(a))
 
 
 def cos(a):
+    """The cosine (radians).
+
+    >>> gg.cos(gg.tensor([0.0]))
+    tensor([1.])
+    """
     return Cos.apply(_floating(a))
 
 
 def tanh(a):
+    """The hyperbolic tangent.
+
+    >>> gg.tanh(gg.tensor([0.0, 1000.0, -1000.0]))
+    tensor([ 0.,  1., -1.])
+    """
     return Tanh.apply(_floating(a))
 
 
 def sigmoid(a):
+    """The logistic function ``1 / (1 + exp(-a))``, without overflow at large ``|a|``.
+
+    >>> gg.sigmoid(gg.tensor([0.0, 1000.0, -1000.0]))
+    tensor([0.5, 1. , 0. ])
+    """
     return Sigmoid.apply(_floating(a))
 
 
 def relu(a):
+    """``max(a, 0)``; the gradient at 0 is 0, as in PyTorch.
+
+    >>> x = gg.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    >>> gg.relu(x).sum().backward()
+    >>> x.grad
+    tensor([0., 0., 1.])
+    """
     return Relu.apply(a)
 
 
 def abs(a):
+    """The absolute value; the gradient at 0 is 0, as in PyTorch.
+
+    >>> gg.abs(gg.tensor([-2, 3]))
+    tensor([2, 3])
+    """
     return Abs.apply(a)
 
 
 def exp2(a):
+    """``2 ** a`` elementwise.
+
+    >>> gg.exp2(gg.tensor([0.0, 3.0]))
+    tensor([1., 8.])
+    """
     return Exp2.apply(_floating(a))
 
 
 def expm1(a):
+    """``exp(a) - 1``, accurate where ``a`` is tiny.
+
+    >>> gg.expm1(gg.tensor([1e-10], dtype=gg.float64)).item()
+    1.00000000005e-10
+    """
     return Expm1.apply(_floating(a))
 
 
 def log2(a):
+    """The base-2 logarithm.
+
+    >>> gg.log2(gg.tensor([1.0, 1024.0]))
+    tensor([ 0., 10.])
+    """
     return Log2.apply(_floating(a))
 
 
 def log10(a):
+    """The base-10 logarithm.
+
+    >>> gg.log10(gg.tensor([1.0, 0.01], dtype=gg.float64))
+    tensor([ 0., -2.], dtype=float64)
+    """
     return Log10.apply(_floating(a))
 
 
 def rsqrt(a):
+    """``1 / sqrt(a)``.
+
+    >>> gg.rsqrt(gg.tensor([0.25, 4.0]))
+    tensor([2. , 0.5])
+    """
     return Rsqrt.apply(_floating(a))
 
 
 def square(a):
-    """``a * a``; integer and bool tensors give int64, as ``a ** 2`` in PyTorch."""
+    """``a * a``; integer and bool tensors give int64, as ``a ** 2`` in PyTorch.
+
+    >>> gg.square(gg.tensor([-3, 2]))
+    tensor([9, 4])
+    >>> gg.square(gg.tensor([1.5]))
+    tensor([2.25])
+    """
     return pow(a, 2)
 
 
 def reciprocal(a):
+    """``1 / a`` (integers give float32).
+
+    >>> gg.reciprocal(gg.tensor([2, 4]))
+    tensor([0.5 , 0.25])
+    """
     return Reciprocal.apply(_floating(a))
 
 
@@ -494,15 +582,31 @@ def floor(a):
 
 
 def ceil(a):
+    """Round up; the gradient is zero.
+
+    >>> gg.ceil(gg.tensor([1.2, -1.8]))
+    tensor([ 2., -1.])
+    """
     return _rounding(Ceil, a)
 
 
 def trunc(a):
+    """Round toward zero; the gradient is zero.
+
+    >>> gg.trunc(gg.tensor([1.8, -1.8]))
+    tensor([ 1., -1.])
+    """
     return _rounding(Trunc, a)
 
 
 def round(a, decimals=0):
-    """Round half to even (``decimals`` places), as PyTorch; the gradient is zero."""
+    """Round half to even (``decimals`` places), as PyTorch; the gradient is zero.
+
+    >>> gg.round(gg.tensor([0.5, 1.5, -2.5]))
+    tensor([ 0.,  2., -2.])
+    >>> gg.round(gg.tensor([1.2345]), decimals=2)
+    tensor([1.23])
+    """
     if decimals:
         return _rounding(Round, a, decimals=decimals)
     return _rounding(Round, a)
