@@ -21,7 +21,13 @@ def is_available():
 
 
 def device_count():
-    """The number of GPUs CuPy sees (0 without CuPy or a driver)."""
+    """The number of GPUs CuPy sees (0 without CuPy or a driver).
+
+    >>> gg.cuda.device_count() >= 0
+    True
+    >>> gg.cuda.is_available() == (gg.cuda.device_count() > 0)
+    True
+    """
     try:
         import cupy
         return int(cupy.cuda.runtime.getDeviceCount())
@@ -30,7 +36,10 @@ def device_count():
 
 
 def synchronize(device=None):
-    """Block until all queued GPU work on ``device`` (default: the current one) is done."""
+    """Block until all queued GPU work on ``device`` (default: the current one) is done.
+
+    >>> gg.cuda.synchronize()  # returns at once without a GPU
+    """
     if not is_available():
         return
     backend = _dev._load_cupy()

@@ -11,7 +11,22 @@ from .tensor import Tensor
 
 
 class GradcheckError(RuntimeError):
-    """Raised by ``gradcheck`` with the worst mismatching entries."""
+    """Raised by ``gradcheck`` with the worst mismatching entries.
+
+    >>> class BadSquare(gg.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, xp, a):
+    ...         return a * a
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         return g  # wrong: should be 2 * a * g
+    >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
+    >>> try:
+    ...     gg.gradcheck(BadSquare.apply, (x,))
+    ... except gg.GradcheckError as err:
+    ...     print('caught', type(err).__name__, isinstance(err, RuntimeError))
+    caught GradcheckError True
+    """
 
 
 def _as_tuple(x):

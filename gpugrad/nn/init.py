@@ -83,12 +83,22 @@ def constant_(tensor, val):
 
 
 def zeros_(tensor):
-    """Fill with 0 (``gg.nn.init.zeros_(w)``)."""
+    """Fill with 0 (``gg.nn.init.zeros_(w)``).
+
+    >>> w = gg.nn.Parameter(gg.ones(2))
+    >>> gg.nn.init.zeros_(w).tolist()
+    [0.0, 0.0]
+    """
     return constant_(tensor, 0)
 
 
 def ones_(tensor):
-    """Fill with 1 (``gg.nn.init.ones_(w)``)."""
+    """Fill with 1 (``gg.nn.init.ones_(w)``).
+
+    >>> w = gg.nn.Parameter(gg.zeros(2, 2))
+    >>> gg.nn.init.ones_(w).tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
+    """
     return constant_(tensor, 1)
 
 

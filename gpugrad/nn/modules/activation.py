@@ -63,14 +63,22 @@ class GELU(Module):
 
 
 class Tanh(Module):
-    """tanh elementwise (``gg.nn.Tanh()(x)``)."""
+    """tanh elementwise (``gg.nn.Tanh()(x)``).
+
+    >>> gg.nn.Tanh()(gg.tensor([0.0, 100.0]))
+    tensor([0., 1.])
+    """
 
     def forward(self, input):
         return F.tanh(input)
 
 
 class Sigmoid(Module):
-    """The logistic function elementwise (``gg.nn.Sigmoid()(x)``)."""
+    """The logistic function elementwise (``gg.nn.Sigmoid()(x)``).
+
+    >>> gg.nn.Sigmoid()(gg.tensor([0.0, 100.0]))
+    tensor([0.5, 1. ])
+    """
 
     def forward(self, input):
         return F.sigmoid(input)
@@ -96,7 +104,11 @@ class Softmax(Module):
 
 
 class LogSoftmax(Softmax):
-    """Log-softmax along ``dim`` (``gg.nn.LogSoftmax(dim=1)(x)``)."""
+    """Log-softmax along ``dim`` (``gg.nn.LogSoftmax(dim=1)(x)``).
+
+    >>> gg.nn.LogSoftmax(dim=1)(gg.zeros(1, 4)).exp()
+    tensor([[0.25, 0.25, 0.25, 0.25]])
+    """
 
     def forward(self, input):
         return F.log_softmax(input, self.dim)

@@ -40,7 +40,12 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
-    """Negative log-likelihood of log-probabilities (``gg.nn.NLLLoss()(logp, target)``)."""
+    """Negative log-likelihood of log-probabilities (``gg.nn.NLLLoss()(logp, target)``).
+
+    >>> logp = gg.tensor([[0.25, 0.75], [0.5, 0.5]]).log()
+    >>> gg.nn.NLLLoss()(logp, gg.tensor([1, 0])).round(decimals=4)
+    tensor(0.4904)
+    """
 
     def __init__(self, weight=None, ignore_index=-100, reduction="mean"):
         super().__init__(reduction)
@@ -65,7 +70,11 @@ class MSELoss(_Loss):
 
 
 class L1Loss(_Loss):
-    """Mean absolute error (``gg.nn.L1Loss()(x, y)``)."""
+    """Mean absolute error (``gg.nn.L1Loss()(x, y)``).
+
+    >>> gg.nn.L1Loss()(gg.tensor([1.0, 4.0]), gg.tensor([2.0, 2.0]))
+    tensor(1.5)
+    """
 
     def forward(self, input, target):
         return F.l1_loss(input, target, reduction=self.reduction)
@@ -91,7 +100,12 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class SmoothL1Loss(_Loss):
-    """Squared below ``beta``, L1 above (``gg.nn.SmoothL1Loss(beta=0.5)(x, y)``)."""
+    """Squared below ``beta``, L1 above (``gg.nn.SmoothL1Loss(beta=0.5)(x, y)``).
+
+    >>> loss = gg.nn.SmoothL1Loss(reduction='none', beta=1.0)
+    >>> loss(gg.tensor([0.5, 3.0]), gg.zeros(2))
+    tensor([0.125, 2.5  ])
+    """
 
     def __init__(self, reduction="mean", beta=1.0):
         super().__init__(reduction)
@@ -102,7 +116,12 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
-    """Squared below ``delta``, delta-scaled L1 above (``gg.nn.HuberLoss(delta=2.0)``)."""
+    """Squared below ``delta``, delta-scaled L1 above (``gg.nn.HuberLoss(delta=2.0)``).
+
+    >>> loss = gg.nn.HuberLoss(reduction='none', delta=2.0)
+    >>> loss(gg.tensor([1.0, 3.0]), gg.zeros(2))
+    tensor([0.5, 4. ])
+    """
 
     def __init__(self, reduction="mean", delta=1.0):
         super().__init__(reduction)
@@ -147,7 +166,12 @@ class BCELoss(_Loss):
 
 
 class CosineEmbeddingLoss(_Loss):
-    """1 - cos for similar pairs (target 1), max(0, cos - margin) for dissimilar ones (-1)."""
+    """1 - cos for similar pairs (target 1), max(0, cos - margin) for dissimilar ones (-1).
+
+    >>> a, b = gg.tensor([[1.0, 0.0], [1.0, 0.0]]), gg.tensor([[0.0, 1.0], [1.0, 0.0]])
+    >>> gg.nn.CosineEmbeddingLoss(reduction='none')(a, b, gg.tensor([1, -1]))
+    tensor([1., 1.])
+    """
 
     def __init__(self, margin=0.0, reduction="mean"):
         super().__init__(reduction)

@@ -136,6 +136,14 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch norm over (N, C, H, W) inputs, per channel C (``gg.nn.BatchNorm2d(16)``)."""
+    """Batch norm over (N, C, H, W) inputs, per channel C (``gg.nn.BatchNorm2d(16)``).
+
+    >>> bn = gg.nn.BatchNorm2d(3)
+    >>> y = bn(gg.randn(4, 3, 5, 5))
+    >>> y.shape, abs(y.mean().item()) < 1e-5
+    ((4, 3, 5, 5), True)
+    >>> bn.running_mean.shape
+    (3,)
+    """
 
     ranks = (4,)
