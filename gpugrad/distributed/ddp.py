@@ -40,6 +40,15 @@ class DistributedDataParallel(ModuleWrapper):
       (communicator bootstrapped over MPI). The learning rate is never rescaled.
 
     Needs ``dist.init()`` first. Run a script as ``mpiexec -n 2 python script.py``.
+
+    >>> import gpugrad.distributed as dist
+    >>> _ = dist.init()  # a world of one here; mpiexec -n 2 for two
+    >>> model = gg.nn.Linear(2, 1)
+    >>> ddp = dist.DistributedDataParallel(model)
+    >>> mse = lambda m, x, y: ((m(x) - y) ** 2).mean()
+    >>> loss = ddp.forward_backward(mse, gg.ones(4, 2), gg.zeros(4, 1))
+    >>> loss.shape, model.weight.grad.shape
+    ((), (1, 2))
     """
 
     def __init__(self, module, bucket_cap_mb=DEFAULT_CAP_MB, check_every=None):
@@ -130,7 +139,16 @@ class DistributedDataParallel(ModuleWrapper):
 
 def broadcast_state(module, comm, root=0):
     """Give every rank rank ``root``'s parameters and buffers: one ``Bcast`` per dtype of a
-    flat host buffer. Raises ValueError on every rank if the ranks' modules differ."""
+    flat host buffer. Raises ValueError on every rank if the ranks' modules differ.
+
+    >>> import gpugrad.distributed as dist
+    >>> _ = dist.init()
+    >>> model = gg.nn.Linear(2, 1)
+    >>> before = model.weight.tolist()
+    >>> dist.broadcast_state(model)  # rank 0's values everywhere
+    >>> model.weight.tolist() == before
+    True
+    """
     tensors = named_parameters(module) + named_buffers(module)
     signature = [(name, tuple(t.shape), t.dtype.str) for name, t in tensors]
     theirs = comm.bcast(signature, root=root)

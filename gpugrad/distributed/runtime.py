@@ -28,6 +28,10 @@ def init():
     """Initialise MPI (once) and install the abort-on-error hooks; returns the world size.
 
     Works without ``mpiexec`` too (a world of one process).
+
+    >>> import gpugrad.distributed as dist
+    >>> dist.init()  # without mpiexec: a world of one process
+    1
     """
     global _MPI, _COMM
     if _COMM is None:
@@ -51,7 +55,13 @@ def is_initialized():
 
 
 def comm():
-    """The mpi4py communicator of all ranks (``init()`` first)."""
+    """The mpi4py communicator of all ranks (``init()`` first).
+
+    >>> import gpugrad.distributed as dist
+    >>> _ = dist.init()
+    >>> dist.comm().Get_size() == dist.world_size()
+    True
+    """
     if _COMM is None:
         raise RuntimeError("gpugrad.distributed is not initialised: call dist.init() first")
     return _COMM
@@ -64,17 +74,34 @@ def mpi():
 
 
 def rank():
-    """This process's rank, 0 .. world_size() - 1."""
+    """This process's rank, 0 .. world_size() - 1.
+
+    >>> import gpugrad.distributed as dist
+    >>> _ = dist.init()
+    >>> dist.rank()  # under mpiexec -n 2: 0 on one process, 1 on the other
+    0
+    """
     return comm().Get_rank()
 
 
 def world_size():
-    """The number of ranks."""
+    """The number of ranks.
+
+    >>> import gpugrad.distributed as dist
+    >>> _ = dist.init()
+    >>> dist.world_size()  # 2 under mpiexec -n 2
+    1
+    """
     return comm().Get_size()
 
 
 def barrier():
-    """Wait until every rank got here."""
+    """Wait until every rank got here.
+
+    >>> import gpugrad.distributed as dist
+    >>> _ = dist.init()
+    >>> dist.barrier()  # returns once every rank called it
+    """
     comm().Barrier()
 
 
@@ -92,7 +119,12 @@ def launched_world_size():
 
 
 def launched_rank():
-    """This process's rank from the launcher's environment (0 if none)."""
+    """This process's rank from the launcher's environment (0 if none).
+
+    >>> import gpugrad.distributed as dist
+    >>> dist.launched_rank()  # without mpiexec
+    0
+    """
     for name in _RANK_VARIABLES:
         if os.environ.get(name, "").isdigit():
             return int(os.environ[name])
@@ -103,6 +135,11 @@ def all_reduce_sum(values):
     """The elementwise sum over ranks of ``values`` (numbers), as a float64 NumPy array.
 
     Blocking; every rank must call it with the same number of values.
+
+    >>> import gpugrad.distributed as dist
+    >>> _ = dist.init()
+    >>> dist.all_reduce_sum([1.0, 2.0])  # x world_size under mpiexec, if every rank sends this
+    array([1., 2.])
     """
     local = np.asarray(values, dtype=np.float64).reshape(-1)
     total = np.empty_like(local)
@@ -111,12 +148,24 @@ def all_reduce_sum(values):
 
 
 def broadcast_object(obj, root=0):
-    """``obj`` from rank ``root`` on every rank (pickled: for small, trusted metadata)."""
+    """``obj`` from rank ``root`` on every rank (pickled: for small, trusted metadata).
+
+    >>> import gpugrad.distributed as dist
+    >>> _ = dist.init()
+    >>> dist.broadcast_object({'seed': 42} if dist.rank() == 0 else None)
+    {'seed': 42}
+    """
     return comm().bcast(obj, root=root)
 
 
 def abort(code=1):
-    """End every rank now (flushing this one's output first)."""
+    """End every rank now (flushing this one's output first).
+
+    >>> import subprocess, sys
+    >>> code = 'import gpugrad.distributed as dist; dist.abort(3)'
+    >>> subprocess.run([sys.executable, '-c', code]).returncode
+    3
+    """
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
@@ -133,6 +182,13 @@ def abort_on_error():
     """Run a block; if it raises (or exits non-zero), print the error and abort every rank.
 
     In a world of one process the exception simply propagates.
+
+    >>> import gpugrad.distributed as dist
+    >>> _ = dist.init()
+    >>> with dist.abort_on_error():
+    ...     total = sum([1, 2])
+    >>> total
+    3
     """
     try:
         yield
@@ -152,6 +208,10 @@ def run(main, *args, **kwargs):
     """``main(*args, **kwargs)`` under ``init()`` and ``abort_on_error()``; its result.
 
     The usual entry point of a script started with ``mpiexec -n 2 python script.py``.
+
+    >>> import gpugrad.distributed as dist
+    >>> dist.run(lambda a, b: a + b, 2, 3)
+    5
     """
     init()
     with abort_on_error():
