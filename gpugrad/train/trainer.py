@@ -42,6 +42,16 @@ class Trainer:
     * ``fit(..., resume_from=path)`` continues a ``ModelCheckpoint`` file bit-identically:
       model, optimizer, scheduler, RNG state, loader seed and epoch, history, callbacks.
       (The GPU generators are not saved: resume with GPU dropout is not bit-identical.)
+
+    >>> import gpugrad as gg
+    >>> _ = gg.manual_seed(0)
+    >>> x = gg.randn(64, 4); y = (x.sum(dim=1) > 0).long()
+    >>> model = gg.nn.Linear(4, 2)
+    >>> trainer = gg.train.Trainer(model, gg.optim.SGD(model.parameters(), lr=0.5),
+    ...                            gg.nn.functional.cross_entropy, progress=False)
+    >>> history = trainer.fit((x, y), epochs=5, batch_size=16, val_data=(x, y))
+    >>> len(history['loss']), history['val_accuracy'][-1] > 0.8
+    (5, True)
     """
 
     def __init__(self, model, optimizer, loss_fn, devices=None, scheduler=None,
