@@ -447,8 +447,8 @@ def _bce_partials(x, t):
 
 
 def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
-    """Binary cross-entropy of probabilities ``input`` in [0, 1]; each log is clamped to
-    >= -100, as in PyTorch. Prefer ``binary_cross_entropy_with_logits`` on logits.
+    """Binary cross-entropy of probabilities ``input`` in [0, 1]; each log is clamped to at
+    least -100, as in PyTorch. Prefer ``binary_cross_entropy_with_logits`` on logits.
 
     >>> import gpugrad as gg
     >>> import gpugrad.nn.functional as F
