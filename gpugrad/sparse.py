@@ -24,15 +24,33 @@ class RowSparseGrad:
 
     @property
     def dtype(self):
+        """The dtype of the values.
+
+        >>> g = gg.RowSparseGrad(np.array([2, 0, 2]), np.ones((3, 2)), (4, 2))
+        >>> g.dtype
+        dtype('float64')
+        """
         return self.values.dtype
 
     @property
     def xp(self):
+        """The array module of the values (NumPy, or CuPy on a GPU).
+
+        >>> g = gg.RowSparseGrad(np.array([2, 0, 2]), np.ones((3, 2)), (4, 2))
+        >>> g.xp.__name__
+        'numpy'
+        """
         from .backends.device import get_array_module
         return get_array_module(self.values)
 
     def coalesce(self):
-        """Sorted unique rows, repeated rows summed."""
+        """Sorted unique rows, repeated rows summed.
+
+        >>> g = gg.RowSparseGrad(np.array([2, 0, 2]), np.ones((3, 2)), (4, 2))
+        >>> c = g.coalesce()
+        >>> c.indices.tolist(), c.values[:, 0].tolist()
+        ([0, 2], [1.0, 2.0])
+        """
         xp = self.xp
         unique, inverse = xp.unique(self.indices, return_inverse=True)
         summed = xp.zeros((unique.shape[0],) + self.shape[1:], dtype=self.values.dtype)
@@ -44,7 +62,12 @@ class RowSparseGrad:
         return RowSparseGrad(unique, summed, self.shape)
 
     def to_dense(self):
-        """The full gradient as a Tensor."""
+        """The full gradient as a Tensor.
+
+        >>> g = gg.RowSparseGrad(np.array([2, 0, 2]), np.ones((3, 2)), (4, 2))
+        >>> g.to_dense()[:, 0].tolist()
+        [1.0, 0.0, 2.0, 0.0]
+        """
         c = self.coalesce()
         dense = self.xp.zeros(self.shape, dtype=self.values.dtype)
         dense[c.indices] = c.values

@@ -125,6 +125,31 @@ def _public_callables():
     return found
 
 
+# The classes whose own public methods are API a user calls (not hooks to override, like a
+# layer's ``forward``): each method and property needs an example too.
+CORE_CLASSES = [gg.nn.Module, gg.nn.ModuleList, gg.nn.ModuleDict, gg.nn.Sequential,
+                gg.optim.Optimizer, gg.optim.lr_scheduler.LRScheduler, gg.data.DataLoader,
+                gg.RowSparseGrad, gg.parallel.DataParallel, gg.Device]
+
+
+def _core_methods():
+    found = []
+    for cls in CORE_CLASSES:
+        for name, attr in vars(cls).items():
+            if name.startswith("_"):
+                continue
+            attr = attr.fget if isinstance(attr, property) else getattr(attr, "__func__", attr)
+            if callable(attr):
+                found.append((f"{cls.__name__}.{name}", attr))
+    return found
+
+
+def test_core_class_methods_have_an_example():
+    missing = [label for label, obj in _core_methods() if ">>>" not in (inspect.getdoc(obj) or "")]
+    assert len(_core_methods()) > 50
+    assert not missing, f"{len(missing)} methods without an example: {missing}"
+
+
 def test_public_callables_have_an_example():
     missing = [label for label, obj in _public_callables()
                if ">>>" not in (inspect.getdoc(obj) or "")]

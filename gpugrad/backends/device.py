@@ -44,6 +44,11 @@ class Device:
 
     @property
     def backend(self):
+        """The backend that runs ops on this device: NumPy's for ``cpu``, CuPy's for ``cuda:N``.
+
+        >>> type(gg.device('cpu').backend).__name__
+        'NumpyBackend'
+        """
         return backend_for(self)
 
 

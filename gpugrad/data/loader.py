@@ -56,11 +56,29 @@ class DataLoader:
 
     @property
     def epoch(self):
-        """The epoch the current (or next) loop runs."""
+        """The epoch the current (or next) loop runs.
+
+        >>> from gpugrad.data import DataLoader, TensorDataset
+        >>> loader = DataLoader(TensorDataset(gg.arange(6)), batch_size=2, shuffle=True, seed=0)
+        >>> loader.epoch
+        0
+        >>> _ = list(loader)
+        >>> loader.epoch
+        1
+        """
         return self._epoch
 
     def set_epoch(self, epoch):
-        """Make the next loop run epoch ``epoch`` from its first batch."""
+        """Make the next loop run epoch ``epoch`` from its first batch.
+
+        >>> from gpugrad.data import DataLoader, TensorDataset
+        >>> loader = DataLoader(TensorDataset(gg.arange(6)), batch_size=2, shuffle=True, seed=0)
+        >>> loader.set_epoch(3)
+        >>> first = [x.tolist() for (x,) in loader]
+        >>> loader.set_epoch(3)
+        >>> [x.tolist() for (x,) in loader] == first
+        True
+        """
         self._epoch = int(epoch)
         self._position = 0
         self._resume = True
@@ -84,7 +102,15 @@ class DataLoader:
             self._epoch, self._position = epoch + 1, 0
 
     def indices(self, epoch):
-        """The example order of ``epoch`` (a NumPy int64 array)."""
+        """The example order of ``epoch`` (a NumPy int64 array).
+
+        >>> from gpugrad.data import DataLoader, TensorDataset
+        >>> loader = DataLoader(TensorDataset(gg.arange(6)), batch_size=2, shuffle=True, seed=0)
+        >>> sorted(loader.indices(0).tolist())
+        [0, 1, 2, 3, 4, 5]
+        >>> loader.indices(0).tolist() == loader.indices(0).tolist()
+        True
+        """
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n, dtype=np.int64)
@@ -116,7 +142,18 @@ class DataLoader:
         return {"seed": self.seed, "epoch": epoch, "position": position}
 
     def load_state_dict(self, state):
-        """Continue, on the next loop, from a ``state_dict()``."""
+        """Continue, on the next loop, from a ``state_dict()``.
+
+        >>> from gpugrad.data import DataLoader, TensorDataset
+        >>> loader = DataLoader(TensorDataset(gg.arange(6)), batch_size=2, shuffle=True, seed=0)
+        >>> it = iter(loader); first = next(it)
+        >>> state = loader.state_dict()
+        >>> rest = [x.tolist() for (x,) in it]
+        >>> again = DataLoader(TensorDataset(gg.arange(6)), batch_size=2, shuffle=True, seed=0)
+        >>> again.load_state_dict(state)
+        >>> [x.tolist() for (x,) in again] == rest
+        True
+        """
         self.seed = int(state["seed"])
         self._epoch = int(state["epoch"])
         self._position = int(state["position"])

@@ -87,7 +87,15 @@ class DataParallel(ModuleWrapper):
     def forward_backward(self, loss_fn, *batch):
         """Mean loss of ``loss_fn(replica, *shard)`` over the whole batch (a 0-d tensor on
         ``devices[0]``, no graph); the averaged gradients are left in the primary's
-        ``.grad``. Non-tensor arguments reach every shard unchanged."""
+        ``.grad``. Non-tensor arguments reach every shard unchanged.
+
+        >>> model = gg.nn.Linear(2, 1)
+        >>> dp = gg.parallel.DataParallel(model, devices=['cpu', 'cpu'])
+        >>> mse = lambda m, x, y: ((m(x) - y) ** 2).mean()
+        >>> loss = dp.forward_backward(mse, gg.ones(6, 2), gg.zeros(6, 1))
+        >>> loss.shape, model.weight.grad.shape
+        ((), (1, 2))
+        """
         n = batch_size(batch)
         if n == 0:
             raise ValueError("DataParallel.forward_backward: the batch is empty")
@@ -175,11 +183,25 @@ class DataParallel(ModuleWrapper):
 
     # ---- the rest ------------------------------------------------------------------------
     def invalidate(self):
-        """Make the next step copy every parameter and buffer into the replicas."""
+        """Make the next step copy every parameter and buffer into the replicas.
+
+        >>> model = gg.nn.Linear(2, 1)
+        >>> dp = gg.parallel.DataParallel(model, devices=['cpu', 'cpu'])
+        >>> model.weight.numpy()[...] = 0  # behind gpugrad's back
+        >>> dp.invalidate()
+        >>> _ = dp.forward_backward(lambda m, x: m(x).mean(), gg.ones(4, 2))
+        >>> dp.replicas[1].weight.tolist()
+        [[0.0, 0.0]]
+        """
         self._sync.invalidate()
 
     def close(self):
-        """Stop the worker threads (also done when the object is collected)."""
+        """Stop the worker threads (also done when the object is collected).
+
+        >>> model = gg.nn.Linear(2, 1)
+        >>> dp = gg.parallel.DataParallel(model, devices=['cpu', 'cpu'])
+        >>> dp.close()
+        """
         self._pool.shutdown(wait=True)
 
     def __repr__(self):

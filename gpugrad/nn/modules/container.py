@@ -81,6 +81,12 @@ class Sequential(_IndexedModules):
         return list(self._modules.values())[_index(len(self), idx)]
 
     def forward(self, input):
+        """Run the modules in order, each on the previous one's output.
+
+        >>> net = gg.nn.Sequential(gg.nn.Linear(2, 2), gg.nn.ReLU())
+        >>> net(gg.ones(3, 2)).shape
+        (3, 2)
+        """
         for module in self._modules.values():
             input = module(input)
         return input
@@ -156,22 +162,59 @@ class ModuleDict(Module):
         return key in self._modules
 
     def keys(self):
+        """The keys, in insertion order.
+
+        >>> d = gg.nn.ModuleDict({'enc': gg.nn.Linear(2, 2), 'dec': gg.nn.Linear(2, 1)})
+        >>> list(d.keys())
+        ['enc', 'dec']
+        """
         return self._modules.keys()
 
     def items(self):
+        """(key, module) pairs, in insertion order.
+
+        >>> d = gg.nn.ModuleDict({'enc': gg.nn.Linear(2, 2), 'dec': gg.nn.Linear(2, 1)})
+        >>> [(k, type(m).__name__) for k, m in d.items()]
+        [('enc', 'Linear'), ('dec', 'Linear')]
+        """
         return self._modules.items()
 
     def values(self):
+        """The modules, in insertion order.
+
+        >>> d = gg.nn.ModuleDict({'enc': gg.nn.Linear(2, 2), 'dec': gg.nn.Linear(2, 1)})
+        >>> [m.out_features for m in d.values()]
+        [2, 1]
+        """
         return self._modules.values()
 
     def pop(self, key):
+        """Remove the module under ``key`` and return it.
+
+        >>> d = gg.nn.ModuleDict({'enc': gg.nn.Linear(2, 2), 'dec': gg.nn.Linear(2, 1)})
+        >>> d.pop('dec').out_features, list(d)
+        (1, ['enc'])
+        """
         return self._modules.pop(key)
 
     def clear(self):
+        """Remove every module.
+
+        >>> d = gg.nn.ModuleDict({'enc': gg.nn.Linear(2, 2), 'dec': gg.nn.Linear(2, 1)})
+        >>> d.clear()
+        >>> len(d)
+        0
+        """
         self._modules.clear()
 
     def update(self, modules):
-        """Add (key, module) pairs from a mapping or an iterable of pairs."""
+        """Add (key, module) pairs from a mapping or an iterable of pairs.
+
+        >>> d = gg.nn.ModuleDict({'enc': gg.nn.Linear(2, 2), 'dec': gg.nn.Linear(2, 1)})
+        >>> d.update({'head': gg.nn.Linear(1, 3)})
+        >>> list(d)
+        ['enc', 'dec', 'head']
+        """
         pairs = modules.items() if hasattr(modules, "items") else modules
         for key, module in pairs:
             self[key] = module

@@ -57,6 +57,15 @@ class Module:
         object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
+        """The computation; subclasses define it and call the module (``m(x)``) to run it with its
+        hooks.
+
+        >>> class Double(gg.nn.Module):
+        ...     def forward(self, x):
+        ...         return 2 * x
+        >>> Double()(gg.tensor([1.0, 2.0]))
+        tensor([2., 4.])
+        """
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
     def __call__(self, *args, **kwargs):
@@ -162,7 +171,13 @@ class Module:
         object.__delattr__(self, name)
 
     def register_parameter(self, name, param):
-        """Add ``param`` (a Parameter or None) under ``name``."""
+        """Add ``param`` (a Parameter or None) under ``name``.
+
+        >>> m = gg.nn.Module()
+        >>> m.register_parameter('scale', gg.nn.Parameter(gg.ones(1)))
+        >>> [name for name, _ in m.named_parameters()]
+        ['scale']
+        """
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter: '{name}' must be a Parameter or None, "
                             f"got {type(param).__name__}")
@@ -190,7 +205,13 @@ class Module:
             self._non_persistent[name] = True
 
     def register_module(self, name, module):
-        """Add a submodule (None allowed) under ``name``."""
+        """Add a submodule (None allowed) under ``name``.
+
+        >>> m = gg.nn.Module()
+        >>> m.register_module('fc', gg.nn.Linear(2, 2))
+        >>> list(m.state_dict())
+        ['fc.weight', 'fc.bias']
+        """
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"register_module: '{name}' must be a Module or None, "
                             f"got {type(module).__name__}")
@@ -210,7 +231,12 @@ class Module:
 
     # ---- traversal ------------------------------------------------------------------
     def named_modules(self, prefix="", remove_duplicate=True):
-        """(dotted name, module) for this module and every descendant, in pre-order."""
+        """(dotted name, module) for this module and every descendant, in pre-order.
+
+        >>> net = gg.nn.Sequential(gg.nn.Linear(2, 3), gg.nn.ReLU(), gg.nn.Linear(3, 1))
+        >>> [name for name, _ in net.named_modules()]
+        ['', '0', '1', '2']
+        """
         seen = set()  # membership only; the order comes from the traversal
         stack = [(prefix, self)]
         while stack:
@@ -225,10 +251,22 @@ class Module:
             stack.extend(reversed(children))
 
     def modules(self):
+        """This module and every descendant, in pre-order (each once).
+
+        >>> net = gg.nn.Sequential(gg.nn.Linear(2, 3), gg.nn.ReLU(), gg.nn.Linear(3, 1))
+        >>> [type(m).__name__ for m in net.modules()]
+        ['Sequential', 'Linear', 'ReLU', 'Linear']
+        """
         for _, module in self.named_modules():
             yield module
 
     def named_children(self):
+        """(name, module) of the direct submodules (each once).
+
+        >>> net = gg.nn.Sequential(gg.nn.Linear(2, 3), gg.nn.ReLU(), gg.nn.Linear(3, 1))
+        >>> [name for name, _ in net.named_children()]
+        ['0', '1', '2']
+        """
         seen = set()
         for name, child in self._modules.items():
             if child is not None and id(child) not in seen:
@@ -236,6 +274,12 @@ class Module:
                 yield name, child
 
     def children(self):
+        """The direct submodules (each once).
+
+        >>> net = gg.nn.Sequential(gg.nn.Linear(2, 3), gg.nn.ReLU(), gg.nn.Linear(3, 1))
+        >>> len(list(net.children()))
+        3
+        """
         for _, child in self.named_children():
             yield child
 
@@ -262,18 +306,45 @@ class Module:
         return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
+        """The parameters of this module and its descendants (``recurse=False``: its own only), each
+        once; what an optimizer takes.
+
+        >>> net = gg.nn.Sequential(gg.nn.Linear(2, 3), gg.nn.ReLU(), gg.nn.Linear(3, 1))
+        >>> sum(p.numel() for p in net.parameters())
+        13
+        """
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
     def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, buffer) pairs, like ``named_parameters``.
+
+        >>> [n for n, _ in gg.nn.BatchNorm1d(2).named_buffers()]
+        ['running_mean', 'running_var', 'num_batches_tracked']
+        """
         return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True):
+        """The buffers (state that is not trained: running statistics) of this module and its
+        descendants.
+
+        >>> [b.shape for b in gg.nn.BatchNorm1d(2).buffers()]
+        [(2,), (2,), ()]
+        """
         for _, buf in self.named_buffers(recurse=recurse):
             yield buf
 
     def apply(self, fn):
-        """Call ``fn`` on every submodule (children first) and then on this module."""
+        """Call ``fn`` on every submodule (children first) and then on this module.
+
+        >>> net = gg.nn.Sequential(gg.nn.Linear(2, 3), gg.nn.ReLU(), gg.nn.Linear(3, 1))
+        >>> def zero_bias(m):
+        ...     if isinstance(m, gg.nn.Linear):
+        ...         gg.nn.init.zeros_(m.bias)
+        >>> _ = net.apply(zero_bias)
+        >>> net[2].bias.tolist()
+        [0.0]
+        """
         for child in self.children():
             child.apply(fn)
         fn(self)
@@ -298,15 +369,36 @@ class Module:
         return self
 
     def eval(self):
+        """Evaluation mode, ``train(False)``: dropout off, batch norm uses its running statistics;
+        returns self.
+
+        >>> net = gg.nn.Sequential(gg.nn.Dropout(0.5))
+        >>> net.eval().training, net[0].training
+        (False, False)
+        """
         return self.train(False)
 
     def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` of every parameter (to freeze or unfreeze a part); returns self.
+
+        >>> net = gg.nn.Sequential(gg.nn.Linear(2, 3), gg.nn.ReLU(), gg.nn.Linear(3, 1))
+        >>> _ = net[0].requires_grad_(False)
+        >>> [p.requires_grad for p in net.parameters()]
+        [False, False, True, True]
+        """
         for param in self.parameters():
             param.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none=True):
-        """Clear the gradients of every parameter (to None by default, as in PyTorch)."""
+        """Clear the gradients of every parameter (to None by default, as in PyTorch).
+
+        >>> fc = gg.nn.Linear(2, 1)
+        >>> fc(gg.ones(1, 2)).sum().backward()
+        >>> fc.zero_grad()
+        >>> fc.weight.grad is None
+        True
+        """
         for param in self.parameters():
             if param.grad is None:
                 continue
@@ -326,6 +418,11 @@ class Module:
 
         Parameters keep their identity (an optimizer holding them stays valid); their
         ``.grad`` moves with them. ``m.to("cuda")``, ``m.to(gg.float64)`` both work.
+
+        >>> fc = gg.nn.Linear(2, 1)
+        >>> w = fc.weight
+        >>> fc.to(gg.float64).weight.dtype, fc.weight is w
+        (dtype('float64'), True)
         """
         if device is not None and dtype is None and not _is_device(device):
             device, dtype = None, device
@@ -343,18 +440,46 @@ class Module:
         return self
 
     def cpu(self):
+        """Move every parameter and buffer to the CPU; returns self.
+
+        >>> gg.nn.Linear(2, 1).cpu().weight.device
+        device('cpu')
+        """
         return self.to("cpu")
 
     def cuda(self, device=None):
+        """Move every parameter and buffer to GPU ``device`` (default: the current one); returns
+        self.
+
+        >>> fc = gg.nn.Linear(2, 1)
+        >>> fc = fc.cuda() if gg.cuda.is_available() else fc
+        >>> fc.weight.shape
+        (1, 2)
+        """
         return self.to("cuda" if device is None else f"cuda:{int(device)}")
 
     def double(self):
+        """Cast floating-point parameters and buffers to float64; returns self.
+
+        >>> gg.nn.Linear(2, 1).double().weight.dtype
+        dtype('float64')
+        """
         return self.to(dtype=np.float64)
 
     def float(self):
+        """Cast floating-point parameters and buffers to float32; returns self.
+
+        >>> gg.nn.Linear(2, 1).double().float().weight.dtype
+        dtype('float32')
+        """
         return self.to(dtype=np.float32)
 
     def half(self):
+        """Cast floating-point parameters and buffers to float16; returns self.
+
+        >>> gg.nn.Linear(2, 1).half().bias.dtype
+        dtype('float16')
+        """
         return self.to(dtype=np.float16)
 
     # ---- state dict -----------------------------------------------------------------
@@ -392,6 +517,17 @@ class Module:
         the module untouched. Missing or unexpected keys raise (with ``strict``); shape
         mismatches always do. Returns ``(missing_keys, unexpected_keys)``. As in PyTorch, a
         checkpoint may leave out BatchNorm's ``num_batches_tracked`` (it keeps its value).
+
+        >>> a, b = gg.nn.Linear(2, 1), gg.nn.Linear(2, 1)
+        >>> b.load_state_dict(a.state_dict())
+        <All keys matched successfully>
+        >>> b.weight.tolist() == a.weight.tolist()
+        True
+        >>> try:
+        ...     b.load_state_dict({'weight': gg.zeros(1, 2)})
+        ... except RuntimeError as err:
+        ...     print(str(err).splitlines()[0])
+        Error(s) in loading state_dict for Linear:
         """
         own = self.state_dict(keep_vars=True)
         optional = {f"{name}.{key}" if name else key
@@ -422,7 +558,19 @@ class Module:
 
     # ---- printing -------------------------------------------------------------------
     def extra_repr(self):
-        """What goes between the parentheses of this module's line in ``repr``."""
+        """What goes between the parentheses of this module's line in ``repr``.
+
+        >>> class Scale(gg.nn.Module):
+        ...     def __init__(self, s):
+        ...         super().__init__()
+        ...         self.s = s
+        ...     def extra_repr(self):
+        ...         return f's={self.s}'
+        >>> gg.nn.Sequential(Scale(3))
+        Sequential(
+          (0): Scale(s=3)
+        )
+        """
         return ""
 
     def __repr__(self):

@@ -48,22 +48,69 @@ class LRScheduler:
             self._is_initial = False
 
     def state_dict(self):
-        """Every attribute except the optimizer (plain numbers, lists and dicts)."""
+        """Every attribute except the optimizer (plain numbers, lists and dicts).
+
+        >>> w = gg.nn.Parameter(gg.zeros(1))
+        >>> opt = gg.optim.SGD([w], lr=1.0)
+        >>> sched = gg.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        >>> sched.step()
+        >>> sched.state_dict()['last_epoch']
+        1
+        """
         return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict):
-        """Restore attributes saved by ``state_dict()``."""
+        """Restore attributes saved by ``state_dict()``.
+
+        >>> w = gg.nn.Parameter(gg.zeros(1))
+        >>> opt = gg.optim.SGD([w], lr=1.0)
+        >>> sched = gg.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        >>> sched.step()
+        >>> state = sched.state_dict()
+        >>> fresh = gg.optim.lr_scheduler.StepLR(gg.optim.SGD([w], lr=1.0), step_size=1, gamma=0.5)
+        >>> fresh.load_state_dict(state)
+        >>> fresh.last_epoch
+        1
+        """
         self.__dict__.update(state_dict)
 
     def get_last_lr(self):
-        """The lrs the last ``step()`` set, one per param group."""
+        """The lrs the last ``step()`` set, one per param group.
+
+        >>> w = gg.nn.Parameter(gg.zeros(1))
+        >>> opt = gg.optim.SGD([w], lr=1.0)
+        >>> sched = gg.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        >>> sched.step()
+        >>> sched.get_last_lr()
+        [0.5]
+        """
         return self._last_lr
 
     def get_lr(self):
+        """The lrs of the epoch just entered, one per param group; each scheduler defines it (call
+        ``step()``, not this).
+
+        >>> w = gg.nn.Parameter(gg.zeros(1))
+        >>> opt = gg.optim.SGD([w], lr=1.0)
+        >>> sched = gg.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        >>> sched.last_epoch = 1
+        >>> sched.get_lr()
+        [0.5]
+        """
         raise NotImplementedError
 
     def step(self, epoch=None):
-        """Advance one epoch (or jump to ``epoch``) and write the new lrs into the groups."""
+        """Advance one epoch (or jump to ``epoch``) and write the new lrs into the groups.
+
+        >>> w = gg.nn.Parameter(gg.zeros(1))
+        >>> opt = gg.optim.SGD([w], lr=1.0)
+        >>> sched = gg.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        >>> for epoch in range(3):
+        ...     opt.step()
+        ...     sched.step()
+        >>> opt.param_groups[0]['lr']
+        0.125
+        """
         self._step_count += 1
         if epoch is not None:
             warnings.warn(_EPOCH_DEPRECATION, UserWarning, stacklevel=2)
