@@ -5,6 +5,7 @@ same best score and patience left.
 """
 import math
 import os
+import re
 
 import numpy as np
 
@@ -129,17 +130,28 @@ class ModelCheckpoint(Callback):
     """Save the whole training state (``trainer.state_dict()``) with ``gg.save`` (atomic):
     ``last.safetensors`` and ``epoch<N>.safetensors`` every ``every`` epochs, and
     ``best.safetensors`` whenever ``monitor`` improves (``save_best``). Only the main
-    process writes. ``Trainer.fit(resume_from=...)`` continues from any of these files.
+    process writes. ``keep=k`` keeps only the ``k`` newest ``epoch<N>`` files (None: all).
+    ``Trainer.fit(resume_from=...)`` continues from any of these files, or from the folder
+    (its newest checkpoint). Pruning and resuming look only at these exact names, never at
+    the temporary files of a save that was killed midway (``gg.serialization.is_temp_file``).
+
+    >>> import tempfile
+    >>> ModelCheckpoint(tempfile.mkdtemp(), every=1, keep=3).keep
+    3
     """
 
     # The Trainer calls this callback's on_epoch_end after the others', so the state it
     # saves holds their updates for this epoch (early stopping's patience, say).
     runs_last = True
 
-    def __init__(self, directory, every=1, save_best=True, monitor="val_loss", mode="auto"):
+    def __init__(self, directory, every=1, save_best=True, monitor="val_loss", mode="auto",
+                 keep=None):
+        if keep is not None and (not isinstance(keep, int) or keep < 1):
+            raise ValueError(f"keep must be a positive int or None, got {keep!r}")
         self.directory = directory
         self.every = every
         self.save_best = save_best
+        self.keep = keep
         self.monitor = _Monitor(monitor, mode)
         self.saved = []
 
@@ -157,8 +169,21 @@ class ModelCheckpoint(Callback):
         if periodic:
             self._save(state, f"epoch{number}.safetensors")
             self._save(state, "last.safetensors")
+            self._prune()
         if wants_best:
             self._save(state, "best.safetensors")
+
+    def _prune(self):
+        """Delete all but the ``keep`` newest ``epoch<N>.safetensors`` (and the leftovers of
+        interrupted saves to them)."""
+        if self.keep is None:
+            return
+        numbered = sorted((int(m[1]), name) for name in os.listdir(self.directory)
+                          if (m := _EPOCH_FILE.fullmatch(name)))
+        for _, name in numbered[:-self.keep]:
+            path = os.path.join(self.directory, name)
+            os.remove(path)
+            gg.serialization.remove_leftovers(path)
 
     def _save(self, state, name):
         path = os.path.join(self.directory, name)
@@ -170,6 +195,36 @@ class ModelCheckpoint(Callback):
 
     def load_state_dict(self, state):
         self.monitor.best = float(state["best"])
+
+
+_EPOCH_FILE = re.compile(r"epoch([0-9]+)\.safetensors")
+_CHECKPOINT_FILE = re.compile(r"(last|best|epoch[0-9]+)\.safetensors")
+
+
+def checkpoint_file(path):
+    """``path`` itself, or for a ``ModelCheckpoint`` folder its newest checkpoint (by
+    modification time, among ``last``/``best``/``epoch<N>.safetensors`` only).
+
+    >>> import os, tempfile
+    >>> import gpugrad as gg
+    >>> folder = tempfile.mkdtemp()
+    >>> gg.save({"epoch": 1}, os.path.join(folder, "last.safetensors"))
+    >>> os.path.basename(checkpoint_file(folder))
+    'last.safetensors'
+    """
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        return path
+    found = []
+    for entry in os.scandir(path):
+        if _CHECKPOINT_FILE.fullmatch(entry.name) and entry.is_file():
+            # On equal times prefer last over epoch<N> over best (all hold the same state).
+            found.append((entry.stat().st_mtime_ns, entry.name.startswith("l"),
+                          entry.name.startswith("e"), entry.path))
+    if not found:
+        raise FileNotFoundError(f"{path}: no checkpoint here (ModelCheckpoint writes "
+                                "last.safetensors, best.safetensors and epoch<N>.safetensors)")
+    return max(found)[-1]
 
 
 def _copy_state(state):

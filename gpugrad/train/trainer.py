@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 import gpugrad as gg
 from ..data import DataLoader, Dataset, TensorDataset
 from ..optim.lr_scheduler import ReduceLROnPlateau
+from .callbacks import checkpoint_file
 from .engines import make_engine
 from .history import History, plot_history
 from .tensorboard import TensorBoardLogger
@@ -39,8 +40,9 @@ class Trainer:
       the epoch and step; ``"skip"`` drops that batch's update.
     * ``log_dir``: TensorBoard run folder (tensorboardX): step and epoch scalars, parameter
       and gradient histograms per epoch, and hyperparameters with the final metrics.
-    * ``fit(..., resume_from=path)`` continues a ``ModelCheckpoint`` file bit-identically:
-      model, optimizer, scheduler, RNG state, loader seed and epoch, history, callbacks.
+    * ``fit(..., resume_from=path)`` continues a ``ModelCheckpoint`` file (or its folder's
+      newest) bit-identically: model, optimizer, scheduler, RNG state, loader seed and epoch,
+      history, callbacks.
       (The GPU generators are not saved: resume with GPU dropout is not bit-identical.)
 
     >>> import gpugrad as gg
@@ -101,7 +103,7 @@ class Trainer:
         self._loader = self._make_loader(train_data, batch_size, shuffle=True)
         self._loader.seed = self.engine.common_seed(self._loader.seed)
         if resume_from is not None:
-            self.load_state_dict(gg.load(resume_from))
+            self.load_state_dict(gg.load(checkpoint_file(resume_from)))
         self.stop_training = False
         self._open_logger()
         self._call("on_fit_start")
