@@ -1,5 +1,6 @@
 """Data parallelism by hand: split each batch over several devices with DataParallel.
 
+    python examples/multi_gpu.py                  # auto: two GPUs, one GPU, or two CPU replicas
     python examples/multi_gpu.py --devices cuda:0,cuda:1 --per-device-batch 64
     python examples/multi_gpu.py --devices cpu,cpu
 
@@ -13,12 +14,14 @@ import time
 
 import gpugrad as gg
 import gpugrad.nn.functional as F
-from digits_common import load_digits_tensors, make_mlp
+from digits_common import default_devices, load_digits_tensors, make_mlp
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--devices", default="cuda:0,cuda:1")
+    parser.add_argument("--devices", default="auto",
+                        help="comma-separated, e.g. cuda:0,cuda:1 or cpu,cpu; auto (the "
+                             "default): two GPUs if present, else one GPU, else two CPU replicas")
     parser.add_argument("--per-device-batch", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--lr", type=float, default=0.1)
@@ -32,7 +35,13 @@ def loss_fn(model, x, y):
 
 def main(argv=None):
     args = parse_args(argv)
-    devices = args.devices.split(",")
+    if args.devices == "auto":
+        devices = default_devices()
+        gpus = gg.cuda.device_count()
+        found = f"{gpus} GPU{'s' if gpus != 1 else ''} found" if gpus else "no GPU found"
+        print(f"--devices auto ({found}): {', '.join(devices)}")
+    else:
+        devices = args.devices.split(",")
     gg.manual_seed(args.seed)
     (x_train, y_train), (x_val, y_val) = load_digits_tensors(seed=args.seed)
     model = make_mlp().to(devices[0])

@@ -36,7 +36,7 @@ from .random import get_rng_state, manual_seed, set_rng_state
 from .sparse import RowSparseGrad
 from .tensor import Tensor
 from .serialization import load, save
-from . import cuda, data, func, nn, optim, parallel, train  # noqa: E402  (after Tensor)
+from . import cuda, data, func, nn, optim, parallel, train, viz  # noqa: E402  (after Tensor)
 
 clip = clamp
 concat = cat

@@ -297,6 +297,15 @@ def test_sub_byte_and_unknown_dtypes_are_clear_errors(tmp_path):
         gg.load(path)
 
 
+@pytest.mark.parametrize("metadata", [[], 0, "", {"k": 1}])
+def test_malformed_metadata_is_rejected(tmp_path, metadata):
+    path = tmp_path / "m.safetensors"
+    _raw_file(path, {"x": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}, b"\1",
+              metadata=metadata)
+    with _raises_naming(path, "__metadata__"):
+        gg.load(path)
+
+
 def test_plain_bool_tensor_with_other_bytes_is_rejected(tmp_path):
     path = tmp_path / "b.safetensors"
     _raw_file(path, {"x": {"dtype": "BOOL", "shape": [2], "data_offsets": [0, 2]}}, b"\1\7")

@@ -56,18 +56,21 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors ``inputs``, recording it in the graph when needed."""
-        first = inputs[0]
-        backend = first._backend
-        device = first._device
         record = False
         arrays = []
-        for t in inputs:
-            if t._device is not device:
-                raise RuntimeError(f"{cls.__name__.lower()}: expected all tensors on one "
-                                   f"device, found {device} and {t._device}")
-            if t.requires_grad:
-                record = True
-            arrays.append(t.data)
+        try:  # free on Python >= 3.11 unless it raises
+            first = inputs[0]
+            backend = first._backend
+            device = first._device
+            for t in inputs:
+                if t._device is not device:
+                    raise RuntimeError(f"{cls.__name__.lower()}: expected all tensors on one "
+                                       f"device, found {device} and {t._device}")
+                if t.requires_grad:
+                    record = True
+                arrays.append(t.data)
+        except AttributeError:
+            raise _input_error(cls, inputs) from None
         ctx = object.__new__(cls)
         try:
             if backend.has_device_context:
@@ -77,8 +80,8 @@ class Function:
                 out = cls.forward(ctx, backend.xp, *arrays, **params)
             else:
                 out = cls.forward(ctx, backend.xp, *arrays)  # an empty ** still costs a dict
-        except ValueError as err:
-            raise _shape_error(cls, arrays, err) from None
+        except (ValueError, TypeError, IndexError) as err:
+            raise _forward_error(cls, arrays, err) from None
         if out.__class__ is not backend.array_type:
             out = backend.xp.asarray(out)  # NumPy turns 0-d results into scalars
         result = object.__new__(Tensor)  # Tensor._wrap, inlined: this is the hot path
@@ -233,12 +236,38 @@ def _set_tangent(ctx, result, level, tangent):
     tangents[level] = tangent
 
 
-def _shape_error(cls, arrays, err):
-    name = cls.__name__.lower()
-    if str(err).startswith(name + ":"):
+def _input_error(cls, inputs):
+    """The error for an op given something that is not a Tensor (a NumPy array, a list)."""
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            return not_a_tensor(cls.__name__.lower(), t, "input" if i == 0 else f"input {i}")
+    return TypeError(f"{cls.__name__.lower()}: inputs that are not Tensors")
+
+
+def _forward_error(cls, arrays, err):
+    """An error raised by an op's forward, as gpugrad's error of PyTorch's kind that names
+    the op and its inputs: NumPy's own (a broadcasting ValueError, a ``UFuncTypeError``, an
+    ``AxisError``) must not escape without saying where it came from."""
+    if isinstance(err, _OURS):
         return err
-    shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
-    return ValueError(f"{name}: {err} (input shapes {shapes})")
+    name = cls.__name__.lower()
+    text = str(err)
+    if not text.startswith(name + ":"):
+        text = f"{name}: {text}"
+    if isinstance(err, IndexError):  # NumPy's AxisError is an IndexError and a ValueError
+        return IndexRangeError(f"{text} (input shapes {_shapes(arrays)})")
+    if isinstance(err, TypeError):
+        dtypes = ", ".join(str(a.dtype) for a in arrays)
+        return DTypeError(f"{text} (input dtypes {dtypes})")
+    return ShapeError(f"{text} (input shapes {_shapes(arrays)})")
 
 
+def _shapes(arrays):
+    return ", ".join(str(tuple(a.shape)) for a in arrays)
+
+
+from ..ops.errors import (DTypeError, IndexRangeError, IntegerDivisionByZero,  # noqa: E402
+                          ShapeError, not_a_tensor)
 from ..tensor import Tensor  # noqa: E402  (tensor.py imports the ops, which import this)
+
+_OURS = (ShapeError, DTypeError, IndexRangeError, IntegerDivisionByZero)

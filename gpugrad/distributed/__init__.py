@@ -22,8 +22,9 @@ from .runtime import (abort, abort_on_error, all_reduce_sum, barrier, broadcast_
                       init, is_initialized, launched_rank, launched_world_size, rank, run,
                       world_size)
 from .devices import local_device
+from .watchdog import CollectiveError
 
-__all__ = ["DistributedDataParallel", "abort", "abort_on_error", "all_reduce_sum", "barrier",
-           "broadcast_object", "broadcast_state", "comm", "init", "is_initialized",
-           "launched_rank", "launched_world_size", "local_device", "rank", "run",
-           "state_checksum", "world_size"]
+__all__ = ["CollectiveError", "DistributedDataParallel", "abort", "abort_on_error",
+           "all_reduce_sum", "barrier", "broadcast_object", "broadcast_state", "comm", "init",
+           "is_initialized", "launched_rank", "launched_world_size", "local_device", "rank",
+           "run", "state_checksum", "world_size"]

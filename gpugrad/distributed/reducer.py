@@ -10,7 +10,10 @@ Weighting: a rank packs its gradients times ``E_r`` (its examples since the last
 the sum every gradient is unpacked times ``1 / sum(E_r)``. Together with the host vector
 reduced at the end (loss sums, example counts, and one "had a gradient" flag per
 parameter) this gives the exact gradient of the mean loss over all ranks' examples, and
-``None`` for a parameter no rank had a gradient for.
+``None`` for a parameter no rank had a gradient for. The host vector also carries the
+caller's step header (``ddp.py`` checks it before anything is unpacked), and waiting for
+it and the buckets goes through the watchdog, so a step whose ranks disagree never writes
+an averaged gradient.
 """
 import time
 
@@ -24,8 +27,9 @@ from ..sparse import RowSparseGrad
 class Reducer:
     """Buckets, hooks and per-step bookkeeping for one rank's trainable ``params``.
 
-    ``transport`` moves the bytes (``MpiTransport`` or ``NcclTransport``). One synced step is
-    ``start(examples)``, then ``backward()``, then ``finish(stats)``.
+    ``transport`` moves the bytes (``MpiTransport`` or ``NcclTransport``). One synced step
+    is ``start(examples)``, then ``backward()``, then ``finish(extra, wait)``, then
+    ``apply()`` (write the averages into ``.grad``) or ``discard()``.
     """
 
     def __init__(self, params, transport, cap_mb):
@@ -46,10 +50,13 @@ class Reducer:
         self.seconds = 0.0
         self.handles = [p.register_hook(self._hook(pos)) for pos, p in enumerate(self.params)]
 
-    def start(self, examples):
-        """Arm the hooks for one synced backward; ``examples`` weighs this rank's grads."""
-        self.active = True
-        self.weight = float(examples)
+    def start(self, examples, contribute=True):
+        """Arm the hooks for one synced backward; ``examples`` weighs this rank's grads.
+        ``contribute=False``: send zeros whatever ``.grad`` holds (a rank that has joined,
+        or one whose step failed)."""
+        self.active = contribute
+        self.contribute = contribute
+        self.weight = float(examples) if contribute else 0.0
         self.filled = np.zeros(len(self.params), dtype=bool)
         self.had_grad = np.zeros(len(self.params), dtype=np.float64)
         self.pending = [len(members) for members in self.buckets]
@@ -60,6 +67,12 @@ class Reducer:
     def cancel(self):
         """Disarm after an error (the step's collectives may be half issued)."""
         self.active = False
+
+    def stop_contributing(self):
+        """Send zeros for everything not packed yet (the step failed on this rank)."""
+        self.active = self.contribute = False
+        self.weight = 0.0
+        self.had_grad[:] = 0.0
 
     def _hook(self, pos):
         def hook(grad):
@@ -82,7 +95,7 @@ class Reducer:
     def _fill(self, pos):
         """Pack ``.grad`` of ``pos`` (weighted) into its bucket slot, zeros if it has none."""
         p = self.params[pos]
-        grad = _dense(p.grad)
+        grad = _dense(p.grad) if self.contribute else None
         b, offset = self._slot[pos]
         slot = self.flats[b][offset:offset + p.numel()]
         if grad is None:
@@ -100,25 +113,36 @@ class Reducer:
             self.next_launch += 1
         self.transport.progress()
 
-    def finish(self, stats):
-        """Complete the step: zero-fill parameters that got no gradient, wait for every
-        bucket, and write the averaged gradients into ``.grad``. ``stats`` (floats) are
-        summed over ranks along the way; returns their sums."""
+    def finish(self, extra, wait):
+        """Complete the step's communication: zero-fill parameters that got no gradient,
+        send the host vector (example count, gradient flags, then ``extra``), and wait for
+        everything with ``wait(requests)``. Returns the sums of ``extra``; nothing is
+        unpacked yet (``apply`` or ``discard`` next)."""
         started = time.perf_counter()
         self.active = False
         self._pack_waiting()
         for pos in np.flatnonzero(~self.filled):
             self._fill(int(pos))
-        host = np.concatenate([np.asarray(stats, dtype=np.float64), [self.weight],
-                               self.had_grad])
-        host = self.transport.finish(host)
-        examples = host[len(stats)]
-        flags = host[len(stats) + 1:]
-        if examples <= 0 and flags.any():
-            raise ValueError("DistributedDataParallel: no rank had any examples this step")
-        self._unpack(flags, 1.0 / examples if examples > 0 else 0.0)
+        host = np.concatenate([[self.weight], self.had_grad,
+                               np.asarray(extra, dtype=np.float64)])
+        host = self.transport.finish(host, wait)
+        self.examples = host[0]
+        self.flags = host[1:1 + len(self.params)]
         self.seconds += time.perf_counter() - started
-        return host[:len(stats)]
+        return host[1 + len(self.params):]
+
+    def apply(self, factor=1.0):
+        """Write the averaged gradients (times ``factor``) into ``.grad``."""
+        started = time.perf_counter()
+        if self.examples <= 0 and self.flags.any():
+            raise ValueError("DistributedDataParallel: no rank had any examples this step")
+        self._unpack(self.flags, factor / self.examples if self.examples > 0 else 0.0)
+        self.seconds += time.perf_counter() - started
+
+    def discard(self):
+        """Drop this step's gradients (``.grad = None``): no optimizer step can use them."""
+        for p in self.params:
+            p.grad = None
 
     def _unpack(self, flags, scale):
         with gg.no_grad():
@@ -154,7 +178,8 @@ def _dense(grad):
 
 
 class MpiTransport:
-    """CPU buckets: NumPy buffers summed in place by ``Iallreduce``; ``Waitall`` at the end."""
+    """CPU buckets: NumPy buffers summed in place by ``Iallreduce``; the caller's ``wait``
+    (the watchdog's) completes them at the end."""
 
     def __init__(self, comm, MPI):
         self.comm, self.MPI = comm, MPI
@@ -171,10 +196,10 @@ class MpiTransport:
         if self.requests:
             self.MPI.Request.Testall(self.requests)
 
-    def finish(self, host):
+    def finish(self, host, wait):
         request = self.comm.Iallreduce(self.MPI.IN_PLACE, host, op=self.MPI.SUM)
-        self.MPI.Request.Waitall(self.requests + [request])
-        self.requests = []
+        requests, self.requests = self.requests + [request], []
+        wait(requests)
         return host
 
 
@@ -200,8 +225,8 @@ class NcclTransport:
     def progress(self):
         pass
 
-    def finish(self, host):
-        host = self.host.finish(host)
+    def finish(self, host, wait):
+        host = self.host.finish(host, wait)
         # Unpacking runs on the caller's stream: it must see the finished sums.
         self._cuda.current_waits_for(self.stream)
         return host

@@ -3,10 +3,13 @@
 A rank that fails must not leave the others waiting in a collective forever, so ``init()``
 installs exception hooks that print the error and call ``MPI.COMM_WORLD.Abort(1)``, which
 makes ``mpiexec`` end every rank. ``run(main)`` and ``abort_on_error()`` do the same for a
-block of code.
+block of code. Every collective below goes through the watchdog of ``watchdog.py``: ranks that
+take different paths, exit early or stall past the timeout raise instead of hanging.
 """
+import atexit
 import contextlib
 import os
+import pickle
 import sys
 import threading
 import time
@@ -14,8 +17,11 @@ import traceback
 
 import numpy as np
 
+from . import watchdog as _watchdog
+
 _MPI = None
 _COMM = None
+_WATCHDOG = None
 _ABORT_GRACE_SECONDS = 0.3
 
 # Variables MPI launchers set in each rank's environment (MPICH/Intel MPI, Open MPI,
@@ -24,24 +30,36 @@ _SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
 _RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK")
 
 
-def init():
+def init(timeout=None):
     """Initialise MPI (once) and install the abort-on-error hooks; returns the world size.
 
-    Works without ``mpiexec`` too (a world of one process).
+    ``timeout`` (seconds or a ``datetime.timedelta``; default ``$GPUGRAD_DIST_TIMEOUT``,
+    else 300 s) bounds every collective: one that does not complete in time raises
+    ``CollectiveError`` naming the rank, the collective and the step. Calling ``init``
+    again with a timeout changes it. Every rank must call ``init``. Works without
+    ``mpiexec`` too (a world of one process)::
+
+        dist.init(timeout=60)
 
     >>> import gpugrad.distributed as dist
     >>> dist.init()  # without mpiexec: a world of one process
     1
     """
-    global _MPI, _COMM
+    global _MPI, _COMM, _WATCHDOG
     if _COMM is None:
+        seconds = _watchdog.timeout_seconds(timeout)
         try:
             from mpi4py import MPI
         except ImportError:
             raise RuntimeError("gpugrad.distributed needs mpi4py and an MPI library; "
                                "install gpugrad[mpi] (mpi4py + the mpich wheel)") from None
         _MPI, _COMM = MPI, MPI.COMM_WORLD
+        _WATCHDOG = _watchdog.Watchdog(_COMM, MPI, seconds)
         _install_hooks()
+        # Registered after mpi4py's import, so it runs before MPI_Finalize.
+        atexit.register(_exit_handshake)
+    elif timeout is not None:
+        _WATCHDOG.timeout = _watchdog.timeout_seconds(timeout)
     return _COMM.Get_size()
 
 
@@ -73,6 +91,12 @@ def mpi():
     return _MPI
 
 
+def watchdog():
+    """The watchdog every gpugrad collective goes through (``init()`` first)."""
+    comm()
+    return _WATCHDOG
+
+
 def rank():
     """This process's rank, 0 .. world_size() - 1.
 
@@ -96,13 +120,14 @@ def world_size():
 
 
 def barrier():
-    """Wait until every rank got here.
+    """Wait until every rank got here (a collective, under the timeout).
 
     >>> import gpugrad.distributed as dist
     >>> _ = dist.init()
     >>> dist.barrier()  # returns once every rank called it
     """
-    comm().Barrier()
+    op = watchdog().begin("barrier")
+    _WATCHDOG.wait([_WATCHDOG.comm("barrier").Ibarrier()], op)
 
 
 def launched_world_size():
@@ -143,7 +168,8 @@ def all_reduce_sum(values):
     """
     local = np.asarray(values, dtype=np.float64).reshape(-1)
     total = np.empty_like(local)
-    comm().Allreduce(local, total, op=_MPI.SUM)
+    op = watchdog().begin("all_reduce_sum")
+    _WATCHDOG.wait([_WATCHDOG.comm("all_reduce_sum").Iallreduce(local, total, op=_MPI.SUM)], op)
     return total
 
 
@@ -155,7 +181,36 @@ def broadcast_object(obj, root=0):
     >>> dist.broadcast_object({'seed': 42} if dist.rank() == 0 else None)
     {'seed': 42}
     """
-    return comm().bcast(obj, root=root)
+    op = watchdog().begin("broadcast_object")
+    channel = _WATCHDOG.comm("broadcast_object")
+    data = pickle.dumps(obj) if channel.Get_rank() == root else b""
+    length = np.array([len(data)], dtype=np.int64)
+    _WATCHDOG.wait([channel.Ibcast(length, root=root)], op)
+    payload = bytearray(data) if channel.Get_rank() == root else bytearray(int(length[0]))
+    _WATCHDOG.wait([channel.Ibcast(payload, root=root)], op)
+    return obj if channel.Get_rank() == root else pickle.loads(payload)
+
+
+def allgather_object(obj, kind="allgather_object", step=-1):
+    """Every rank's ``obj`` (pickled), in rank order: ``kind`` names the collective in
+    errors (one of ``watchdog.KINDS``)."""
+    op = watchdog().begin(kind, step)
+    channel = _WATCHDOG.comm(kind)
+    data = bytearray(pickle.dumps(obj))
+    lengths = np.empty(channel.Get_size(), dtype=np.int64)
+    _WATCHDOG.wait([channel.Iallgather(np.array([len(data)], dtype=np.int64), lengths)], op)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    received = bytearray(int(lengths.sum()))
+    _WATCHDOG.wait([channel.Iallgatherv(data, [received, lengths, starts, _MPI.BYTE])], op)
+    return [pickle.loads(received[a:a + n]) for a, n in zip(starts, lengths)]
+
+
+def broadcast_arrays(arrays, root=0, kind="state broadcast", step=-1):
+    """Overwrite the NumPy ``arrays`` (the same shapes on every rank) with rank ``root``'s,
+    in one operation named ``kind``."""
+    op = watchdog().begin(kind, step)
+    channel = _WATCHDOG.comm(kind)
+    _WATCHDOG.wait([channel.Ibcast(a, root=root) for a in arrays], op)
 
 
 def abort(code=1):
@@ -170,6 +225,8 @@ def abort(code=1):
         with contextlib.suppress(Exception):
             stream.flush()
     if _several_ranks():
+        with contextlib.suppress(Exception):
+            _WATCHDOG.notify_abort()  # ranks waiting for this one raise, saying why
         # mpiexec forwards each rank's output asynchronously and stops forwarding once it
         # tears the job down: give it a moment to pass this rank's error on.
         time.sleep(_ABORT_GRACE_SECONDS)
@@ -220,6 +277,13 @@ def run(main, *args, **kwargs):
 
 def _several_ranks():
     return _COMM is not None and _COMM.Get_size() > 1
+
+
+def _exit_handshake():
+    """At a normal exit: agree with the others that every rank ran the same collectives;
+    abort every rank if not (or after a collective error), so none waits forever."""
+    if not _WATCHDOG.at_exit():
+        abort(1)
 
 
 def _report(message):

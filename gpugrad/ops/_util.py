@@ -5,16 +5,21 @@ import numpy as np
 
 from ..backends.device import CPU
 from ..tensor import Tensor
+from .errors import not_a_tensor
 
 
-def lift(value, like):
+def lift(value, like, name="op"):
     """Make ``value`` (Python scalar, array or Tensor) a Tensor on ``like``'s device.
 
     Python scalars take ``like``'s dtype when the kinds agree (``x * 2`` stays float32),
-    as in PyTorch; a float scalar with an integer tensor gives float32.
+    as in PyTorch; a float scalar with an integer tensor gives float32. Anything that is
+    not a number (a string, None) is a TypeError naming the op ``name`` (a string, or the
+    op's class: its name is only read on the error path).
     """
     if isinstance(value, Tensor):
         return value
+    if not isinstance(like, Tensor):
+        raise not_a_tensor(op_name(name), like)
     xp = like._backend.xp
     if isinstance(value, (bool, int, float)):
         dtype = _scalar_dtype(value, like.data.dtype)
@@ -22,11 +27,23 @@ def lift(value, like):
             return Tensor._wrap(_cpu_scalar(value, dtype), like._backend, CPU)
         arr = xp.asarray(value, dtype=dtype)
     elif isinstance(value, (np.ndarray, np.generic)) and like._device is not CPU:
-        raise TypeError(f"expected a tensor on {like._device}, got a NumPy array; "
-                        "wrap it with gg.tensor(..., device=...)")
+        raise TypeError(f"{op_name(name)}: expected a tensor on {like._device}, got a NumPy "
+                        "array; wrap it with gg.tensor(..., device=...)")
     else:
-        arr = xp.asarray(value)
+        try:
+            arr = xp.asarray(value)
+        except (TypeError, ValueError) as err:  # ragged lists, objects NumPy cannot hold
+            raise TypeError(f"{op_name(name)}: unsupported operand of type "
+                            f"{type(value).__name__}: {err}") from None
+        if arr.dtype.kind not in _CATEGORY:
+            raise TypeError(f"{op_name(name)}: unsupported operand of type "
+                            f"{type(value).__name__} (expected a Tensor or a number)")
     return Tensor._wrap(arr, like._backend, like._device)
+
+
+def op_name(op):
+    """An op's name for an error message: ``op`` itself, or a Function class's name."""
+    return op if isinstance(op, str) else op.__name__.lower()
 
 
 _SCALARS = {}
@@ -55,16 +72,16 @@ def _scalar_dtype(value, dtype):
 
 def binary(fn, a, b):
     """Apply a two-input op to ``operands(a, b)``."""
-    return fn.apply(*operands(a, b))
+    return fn.apply(*operands(a, b, fn))
 
 
-def operands(a, b):
+def operands(a, b, name="op"):
     """``a`` and ``b`` as Tensors of one dtype: a Python number is lifted to the other's
     device, and mixed dtypes are cast to the type PyTorch's promotion gives."""
     if not isinstance(a, Tensor):
-        a = lift(a, b)
+        a = lift(a, b, name)
     elif not isinstance(b, Tensor):
-        b = lift(b, a)
+        b = lift(b, a, name)
     if a.data.dtype is not b.data.dtype:
         a, b = _promote(a, b)
     return a, b

@@ -2,6 +2,7 @@
 from ..autograd.function import Function
 from ..dtypes import default_float
 from ._util import _scalar_dtype, add_tangents, binary, operands
+from .errors import DTypeError, IntegerDivisionByZero
 from .select import masked_fill
 
 
@@ -244,7 +245,7 @@ def div(a, b):
     >>> gg.tensor([7.0]) / gg.tensor([2.0])
     tensor([3.5])
     """
-    a, b = operands(a, b)
+    a, b = operands(a, b, "div")
     if a.data.dtype.kind != "f":
         a, b = a.to(dtype=default_float), b.to(dtype=default_float)
     return Div.apply(a, b)
@@ -282,9 +283,10 @@ def floor_divide(a, b):
     >>> (gg.tensor([7, -7]) // 2).tolist()
     [3, -4]
     """
-    a, b = operands(a, b)
+    a, b = operands(a, b, "floor_divide")
     if a.data.dtype.kind == "b":
-        raise TypeError("floor_divide: not implemented for bool tensors")
+        raise DTypeError("floor_divide: not implemented for bool tensors")
+    _check_divisor("floor_divide", b)
     return FloorDivide.apply(a, b)
 
 
@@ -295,9 +297,10 @@ def remainder(a, b):
     >>> (gg.tensor([5, -5]) % 3).tolist()
     [2, 1]
     """
-    a, b = operands(a, b)
+    a, b = operands(a, b, "remainder")
     if a.data.dtype.kind == "b":
-        raise TypeError("remainder: not implemented for bool tensors")
+        raise DTypeError("remainder: not implemented for bool tensors")
+    _check_divisor("remainder", b)
     return Remainder.apply(a, b)
 
 
@@ -308,7 +311,16 @@ def fmod(a, b):
     >>> gg.fmod(gg.tensor([5.0, -5.0]), 3).tolist()
     [2.0, -2.0]
     """
-    a, b = operands(a, b)
+    a, b = operands(a, b, "fmod")
     if a.data.dtype.kind == "b":
-        raise TypeError("fmod: not implemented for bool tensors")
+        raise DTypeError("fmod: not implemented for bool tensors")
+    _check_divisor("fmod", b)
     return Fmod.apply(a, b)
+
+
+def _check_divisor(name, b):
+    """Integers have no result for division by zero: PyTorch raises where NumPy gives 0.
+    (Floats give inf or nan, as IEEE says.) One host sync, for integer divisors only."""
+    if b.data.dtype.kind in "iu" and not b.data.all():
+        raise IntegerDivisionByZero(f"{name}: integer division by zero (divisor of shape "
+                                    f"{b.shape} holds a 0)")

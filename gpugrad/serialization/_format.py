@@ -124,7 +124,8 @@ def read_header(f, size):
     header = _parse_json(text, _MAX_HEADER_DEPTH, "the header")
     if not isinstance(header, dict):
         raise CorruptFile("the header is not a JSON object")
-    metadata = header.pop("__metadata__", None) or {}
+    metadata = header.pop("__metadata__", None)
+    metadata = {} if metadata is None else metadata
     if not isinstance(metadata, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise CorruptFile("__metadata__ is not a dict of strings")

@@ -4,6 +4,7 @@ Several devices -> DataParallel; several MPI ranks -> DistributedDataParallel; p
 per-epoch metrics, schedulers, callbacks, TensorBoard, checkpoints that resume exactly.
 """
 import math
+import os
 import time
 
 from tqdm.auto import tqdm
@@ -38,8 +39,14 @@ class Trainer:
       ``loss``).
     * Non-finite loss: ``on_nonfinite="raise"`` stops with ``FloatingPointError`` naming
       the epoch and step; ``"skip"`` drops that batch's update.
-    * ``log_dir``: TensorBoard run folder (tensorboardX): step and epoch scalars, parameter
-      and gradient histograms per epoch, and hyperparameters with the final metrics.
+    * ``log_dir``: TensorBoard experiment folder (tensorboardX), laid out as Keras' callback
+      lays it out: sibling runs ``log_dir/train`` and ``log_dir/validation`` with the same
+      tags (``epoch_loss``, ``epoch_accuracy``, ``epoch_<metric>``), so one chart overlays
+      train and validation; ``train`` also has ``progress/batch_loss`` per step,
+      ``progress/learning_rate``, ``progress/examples_per_s`` and parameter and gradient
+      histograms; ``log_dir`` itself holds the hyperparameters, whose HPARAMS metrics are the
+      loss and accuracy tags. ``log_graph=True`` also logs the first training step's loss graph
+      (``gg.viz.graph``) for the GRAPHS tab, and keeps it as ``trainer.graph``.
     * ``fit(..., resume_from=path)`` continues a ``ModelCheckpoint`` file (or its folder's
       newest) bit-identically: model, optimizer, scheduler, RNG state, loader seed and epoch,
       history, callbacks.
@@ -59,7 +66,7 @@ class Trainer:
     def __init__(self, model, optimizer, loss_fn, devices=None, scheduler=None,
                  scheduler_step="epoch", scheduler_monitor=None, callbacks=(), log_dir=None,
                  on_nonfinite="raise", progress=True, seed=None, hparams=None,
-                 histograms=True, bucket_cap_mb=25, check_every=None):
+                 histograms=True, bucket_cap_mb=25, check_every=None, log_graph=False):
         if scheduler_step not in ("epoch", "batch"):
             raise ValueError(f"scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
         if on_nonfinite not in ("raise", "skip"):
@@ -79,6 +86,9 @@ class Trainer:
         self.seed = seed
         self.extra_hparams = dict(hparams or {})
         self.histograms = histograms
+        self.log_graph = log_graph
+        self.graph = None  # the first step's loss graph, with log_graph=True
+        self._graph_logged = False
         self.history = History()
         self.epoch = 0          # epochs completed
         self.global_step = 0    # optimizer steps taken
@@ -86,6 +96,7 @@ class Trainer:
         self.batch_size = None
         self._loader = None
         self._logger = None
+        self._bar = None
 
     @property
     def devices(self):
@@ -116,6 +127,7 @@ class Trainer:
             if val_data is not None:
                 logs.update({f"val_{k}": v
                              for k, v in self.evaluate(val_data, batch_size).items()})
+            self._close_bar(logs)
             logs["lr"] = lr
             if self.scheduler is not None and self.scheduler_step == "epoch":
                 self._step_scheduler(logs)
@@ -148,11 +160,11 @@ class Trainer:
             sums["correct"] += sum(c for c, _ in counts)
             sums["counted"] += sum(m for _, m in counts)
             seconds = time.perf_counter() - started
-            bar.set_postfix(loss=f"{sums['loss'] / sums['examples']:.4f}",
-                            ex_s=f"{sums['examples'] / max(seconds, 1e-9):.0f}", refresh=False)
+            bar.set_postfix_str(_postfix({"loss": sums["loss"] / sums["examples"]},
+                                         sums["examples"] / max(seconds, 1e-9)), refresh=False)
             bar.update(1)
             self._call("on_batch_end", self.global_step, {"loss": value})
-        bar.close()
+        self._bar = bar  # closed by _close_bar once the validation metrics are in
         seconds = time.perf_counter() - started
         return self._epoch_logs(sums, seconds)
 
@@ -175,19 +187,26 @@ class Trainer:
             self._step_scheduler({"loss": value})
         self.history.setdefault("batch_loss", []).append(value)
         if self._logger is not None:
-            self._logger.scalars({"train/batch_loss": value}, self.global_step)
+            self._logger.scalars({"progress/batch_loss": value}, self.global_step)
+            if self.graph is not None and not self._graph_logged:
+                self._logger.graph(self.graph)
+                self._graph_logged = True
         return value
 
     def _step_loss(self, counts):
         """``loss_fn(model(*inputs), target)`` for one shard; it also counts correct
         predictions (the list append is safe from DataParallel's worker threads)."""
         loss_fn = self.loss_fn
+        draw = self.log_graph and self.graph is None and self.is_main_process
 
         def step_loss(model, *batch):
             *inputs, target = batch
             outputs = model(*inputs)
             counts.append(_correct(outputs, target))
-            return loss_fn(outputs, target)
+            loss = loss_fn(outputs, target)
+            if draw and self.graph is None:  # before backward frees the saved tensors
+                self.graph = gg.viz.graph(loss, model)
+            return loss
         return step_loss
 
     def _epoch_logs(self, sums, seconds):
@@ -272,9 +291,20 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.global_step = int(state["global_step"])
 
-    def plot_history(self, path):
-        """Loss and accuracy curves of ``history`` as a PNG (matplotlib)."""
-        return plot_history(self.history, path)
+    def plot_history(self, path, title=None, logy=False):
+        """Loss and accuracy curves of ``history`` as a PNG (matplotlib), titled with the
+        run's name (``log_dir``'s last folder), optimizer and learning rate unless ``title``
+        is given; ``logy=True`` puts the loss on a log scale. See ``plot_history``."""
+        return plot_history(self.history, path, title=title or self._plot_title(), logy=logy)
+
+    def _plot_title(self):
+        """E.g. "exp1: Adam, lr 0.002", or "SGD, lr 0.1 → 0.01" when a scheduler moved it."""
+        lrs = self.history.get("lr") or [self.optimizer.param_groups[0]["lr"]]
+        lr = f"lr {lrs[0]:g}" if lrs[0] == lrs[-1] else f"lr {lrs[0]:g} → {lrs[-1]:g}"
+        title = f"{type(self.optimizer).__name__}, {lr}"
+        if self.log_dir is not None:
+            title = f"{os.path.basename(os.path.normpath(str(self.log_dir)))}: {title}"
+        return title
 
     # ---- helpers -----------------------------------------------------------------------
     def _make_loader(self, data, per_device, shuffle):
@@ -294,6 +324,13 @@ class Trainer:
         for callback in ordered:
             getattr(callback, hook)(self, *args)
 
+    def _close_bar(self, logs):
+        """End the epoch's progress bar with the epoch's metrics, validation included."""
+        bar, self._bar = self._bar, None
+        if bar is not None:
+            bar.set_postfix_str(_postfix(logs, logs["examples_per_s"]), refresh=False)
+            bar.close()
+
     def _open_logger(self):
         if self.log_dir is not None and self.is_main_process and self._logger is None:
             self._logger = TensorBoardLogger(self.log_dir)
@@ -301,10 +338,20 @@ class Trainer:
     def _log_epoch(self, logs):
         if self._logger is None:
             return
+        # Metrics are "epoch_<name>" in both runs (Keras' tags); what only describes the
+        # training (learning rate, throughput, skipped batches) goes to a "progress" group,
+        # which sorts after "epoch_*", so TensorBoard opens on the loss and accuracy charts.
+        runs = {"train": {}, "validation": {}}
         for key, value in logs.items():
-            split, _, name = key.partition("_") if key.startswith("val_") else ("train", "", key)
-            tag = "lr" if key == "lr" else f"{split}/{name}"
-            self._logger.scalars({tag: value}, self.epoch)
+            if key in _PROGRESS_TAGS:
+                runs["train"][_PROGRESS_TAGS[key]] = value
+            elif key.startswith("val_"):
+                runs["validation"][f"epoch_{key[4:]}"] = value
+            else:
+                runs["train"][f"epoch_{key}"] = value
+        for run, values in runs.items():
+            if values:
+                self._logger.scalars(values, self.epoch, run=run)
         if self.histograms:
             self._logger.histograms(self.model, self.epoch)
         self._logger.flush()
@@ -312,9 +359,12 @@ class Trainer:
     def _close_logger(self, epochs):
         if self._logger is None:
             return
-        final = {key: self.history.last(key) for key in ("loss", "accuracy", "val_loss",
-                                                           "val_accuracy") if key in self.history}
-        self._logger.hparams(self._hparams(epochs), final)
+        # The HPARAMS tab reads the metrics' last values from the train and validation runs.
+        metrics = [("validation" if key.startswith("val_") else "train",
+                    "epoch_" + key.replace("val_", "")) for key in ("loss", "accuracy",
+                                                                     "val_loss", "val_accuracy")
+                   if key in self.history]
+        self._logger.hparams(self._hparams(epochs), metrics)
         self._logger.close()
         self._logger = None
 
@@ -327,6 +377,22 @@ class Trainer:
                 hparams[key] = value
         hparams.update(self.extra_hparams)
         return hparams
+
+
+_PROGRESS_TAGS = {"lr": "progress/learning_rate", "examples_per_s": "progress/examples_per_s",
+                  "skipped_batches": "progress/skipped_batches"}
+
+
+def _postfix(logs, per_second):
+    """A progress bar's text: the epoch's metrics so far, then the throughput.
+
+    >>> _postfix({"loss": 0.5, "val_loss": 0.25}, 1234.5)
+    'loss=0.5000, val_loss=0.2500, 1,234 examples/s'
+    """
+    parts = [f"{key}={logs[key]:.4f}" for key in ("loss", "accuracy", "val_loss",
+                                                   "val_accuracy") if key in logs]
+    parts.append(f"{per_second:,.0f} examples/s")
+    return ", ".join(parts)
 
 
 def _correct(outputs, target):

@@ -32,10 +32,14 @@ def test_train_digits_reaches_95_percent_and_writes_logs(tmp_path):
     assert (tmp_path / "out" / "checkpoints" / "last.safetensors").exists()
 
 
-def test_multi_gpu_script_runs_on_two_cpu_replicas(tmp_path):
-    out = _run(tmp_path, "multi_gpu.py", "--devices", "cpu,cpu", "--per-device-batch", "64",
-               "--epochs", "3")
-    assert "effective batch 128" in out
+def test_multi_gpu_script_picks_its_devices_and_says_which(tmp_path):
+    import gpugrad as gg
+    out = _run(tmp_path, "multi_gpu.py", "--per-device-batch", "64", "--epochs", "3")
+    if gg.cuda.device_count() == 0:  # the default, --devices auto, on a machine without GPUs
+        assert "--devices auto (no GPU found): cpu, cpu" in out
+        assert "effective batch 128" in out
+    else:
+        assert re.search(r"--devices auto \(\d GPUs? found\): cuda:0", out)
     assert _percent("val accuracy", out.strip().splitlines()[-1]) > 90.0
 
 
@@ -46,10 +50,22 @@ def test_collab_filter_beats_the_global_mean(tmp_path):
     assert rmse < 0.7 * baseline
 
 
-def test_lr_sweep_writes_one_run_per_learning_rate(tmp_path):
-    out = _run(tmp_path, "lr_sweep.py", "--lrs", "0.1,0.01", "--epochs", "2")
-    assert sorted(os.listdir(tmp_path / "runs" / "lr_sweep")) == ["lr_0.01", "lr_0.1"]
-    assert "best learning rate" in out
+def test_lr_sweep_lays_out_one_experiment_per_lr_and_reports_divergence(tmp_path):
+    out = _run(tmp_path, "lr_sweep.py", "--lrs", "3,0.1", "--epochs", "2")
+    sweep = tmp_path / "runs" / "lr_sweep1"
+    assert sorted(os.listdir(sweep)) == ["lr_1e-01", "lr_3e+00"]
+    for run in os.listdir(sweep):
+        assert sorted(p.name for p in (sweep / run).iterdir() if p.is_dir()) == [
+            "train", "validation"]
+    rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert rows["3"].rstrip().endswith("diverged")
+    assert re.search(r"\d\.\d\de\+\d\d", rows["3"])  # a huge loss in scientific notation
+    assert rows["0.1"].rstrip().endswith("ok")
+    assert "best learning rate: 0.1 (" in out
+    assert "tensorboard --logdir runs/lr_sweep1" in out
+    # A second sweep gets its own folder instead of mixing into the first one's runs.
+    _run(tmp_path, "lr_sweep.py", "--lrs", "0.1", "--epochs", "1")
+    assert os.listdir(tmp_path / "runs" / "lr_sweep2") == ["lr_1e-01"]
 
 
 @pytest.mark.mpi
