@@ -1,0 +1,4 @@
+"""Simulated ``cupyx.scipy``."""
+from . import special
+
+__all__ = ["special"]
