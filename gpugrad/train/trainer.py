@@ -112,6 +112,10 @@ class Trainer:
         """Train until ``epochs`` epochs are complete in total; returns ``history``."""
         self.batch_size = batch_size
         self._loader = self._make_loader(train_data, batch_size, shuffle=True)
+        if len(self._loader) == 0:
+            # Otherwise every epoch "finishes" with loss nan and the model untouched.
+            raise ValueError("Trainer.fit: the training data holds no examples, so no step "
+                             "would be taken")
         self._loader.seed = self.engine.common_seed(self._loader.seed)
         if resume_from is not None:
             self.load_state_dict(gg.load(checkpoint_file(resume_from)))

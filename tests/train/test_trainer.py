@@ -205,3 +205,11 @@ def test_bad_options():
         _trainer(_model(), scheduler_step="week")
     with pytest.raises(ValueError, match="on_nonfinite"):
         _trainer(_model(), on_nonfinite="ignore")
+
+
+def test_fit_on_empty_data_is_an_error_not_a_nan_history():
+    x, y = _blobs()
+    trainer = _trainer(_model())
+    with pytest.raises(ValueError, match="Trainer.fit: the training data holds no examples"):
+        trainer.fit((x[:0], y[:0]), epochs=2, batch_size=16)
+    assert trainer.epoch == 0 and trainer.global_step == 0
