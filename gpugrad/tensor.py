@@ -5,6 +5,8 @@ The array lives in ``.data`` (a NumPy or CuPy array); ``.grad_fn`` is the node t
 that computes something goes through an op in ``gpugrad.ops``, so it is recorded in the
 graph and differentiable.
 """
+import numbers
+
 import numpy as np
 
 from .autograd.grad_mode import state
@@ -273,7 +275,7 @@ class Tensor:
         >>> gg.tensor([1, 2]).type_as(gg.zeros(1))
         tensor([1., 2.])
         """
-        return self.to(dtype=other.dtype)
+        return self.to(dtype=_tensor_arg("type_as", other).dtype)
 
     def float(self):
         """Cast to float32.
@@ -439,8 +441,8 @@ class Tensor:
             raise RuntimeError("requires_grad_: you can only change requires_grad of leaf "
                                "tensors; use detach() for a non-leaf")
         if requires_grad and self.dtype.kind != "f":
-            raise TypeError(f"only floating point tensors can require gradients, "
-                            f"got {self.dtype}")
+            raise _errors.DTypeError(f"requires_grad_: only floating point tensors can "
+                                     f"require gradients, got {self.dtype}")
         self.requires_grad = requires_grad
         return self
 
@@ -535,21 +537,33 @@ class Tensor:
         return _ew.abs(self)
 
     def __eq__(self, other):
+        if not isinstance(other, _COMPARABLE):
+            return NotImplemented
         return _cmp.eq(self, other)
 
     def __ne__(self, other):
+        if not isinstance(other, _COMPARABLE):
+            return NotImplemented
         return _cmp.ne(self, other)
 
     def __lt__(self, other):
+        if not isinstance(other, _COMPARABLE):
+            return NotImplemented
         return _cmp.lt(self, other)
 
     def __le__(self, other):
+        if not isinstance(other, _COMPARABLE):
+            return NotImplemented
         return _cmp.le(self, other)
 
     def __gt__(self, other):
+        if not isinstance(other, _COMPARABLE):
+            return NotImplemented
         return _cmp.gt(self, other)
 
     def __ge__(self, other):
+        if not isinstance(other, _COMPARABLE):
+            return NotImplemented
         return _cmp.ge(self, other)
 
     def __invert__(self):
@@ -1172,7 +1186,7 @@ class Tensor:
         >>> gg.arange(4).view_as(gg.zeros(2, 2)).shape
         (2, 2)
         """
-        return _shape.reshape(self, other.shape)
+        return _shape.reshape(self, _tensor_arg("view_as", other).shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         """Merge dimensions ``start_dim`` to ``end_dim`` into one.
@@ -1256,7 +1270,7 @@ class Tensor:
         tensor([[1, 2],
                 [1, 2]])
         """
-        return _shape.expand(self, other.shape)
+        return _shape.expand(self, _tensor_arg("expand_as", other).shape)
 
     def contiguous(self):
         """Returns ``self``: every op accepts any memory layout, so no copy is needed.
@@ -1424,13 +1438,25 @@ def _shape_arg(shape):
     return tuple(shape)
 
 
+def _tensor_arg(name, value, what="other"):
+    """``value``, which method ``name`` reads as a Tensor (its shape, its dtype)."""
+    if not isinstance(value, Tensor):
+        raise _errors.not_a_tensor(name, value, what)
+    return value
+
+
 def _backend_of_array(data):
     from .backends.device import backend_of_array
     return backend_of_array(data)
 
 
+# PyTorch's comparison operators take Tensors and numbers; for anything else they return
+# NotImplemented, so ``t == None`` is False and ``t < None`` is Python's TypeError.
+_COMPARABLE = (Tensor, numbers.Number)
+
 # The ops import this module for ``Tensor``; importing them last closes the cycle.
 from .ops import compare as _cmp  # noqa: E402
+from .ops import errors as _errors  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import indexing as _index  # noqa: E402
 from .ops import inplace as _inplace  # noqa: E402

@@ -2,7 +2,7 @@
 from ..autograd.function import Function
 from ..dtypes import default_float
 from ._util import _scalar_dtype, add_tangents, binary, operands
-from .errors import DTypeError, IntegerDivisionByZero
+from .errors import DTypeError, IntegerDivisionByZero, public_op
 from .select import masked_fill
 
 
@@ -206,6 +206,7 @@ def _base_derivative(a, b):
     return masked_fill(b * a ** (b - 1), b == 0, 0)
 
 
+@public_op
 def add(a, b):
     """``a + b`` with broadcasting.
 
@@ -216,6 +217,7 @@ def add(a, b):
     return binary(Add, a, b)
 
 
+@public_op
 def sub(a, b):
     """``a - b`` with broadcasting.
 
@@ -226,6 +228,7 @@ def sub(a, b):
     return binary(Sub, a, b)
 
 
+@public_op
 def mul(a, b):
     """``a * b`` with broadcasting; a Python int keeps an integer tensor's dtype.
 
@@ -237,6 +240,7 @@ def mul(a, b):
     return binary(Mul, a, b)
 
 
+@public_op
 def div(a, b):
     """True division: integer and bool operands give float32, as in PyTorch.
 
@@ -251,6 +255,7 @@ def div(a, b):
     return Div.apply(a, b)
 
 
+@public_op
 def neg(a):
     """``-a``.
 
@@ -260,6 +265,7 @@ def neg(a):
     return Neg.apply(a)
 
 
+@public_op
 def pow(a, b):
     """``a ** b``; a Python-number exponent uses the cheaper constant-exponent op.
 
@@ -276,6 +282,7 @@ def pow(a, b):
     return binary(Pow, a, b)
 
 
+@public_op
 def floor_divide(a, b):
     """``a // b``, rounded toward -inf (PyTorch's floor_divide).
 
@@ -290,6 +297,7 @@ def floor_divide(a, b):
     return FloorDivide.apply(a, b)
 
 
+@public_op
 def remainder(a, b):
     """``a % b`` with the sign of ``b``, as Python's ``%`` and PyTorch's remainder.
 
@@ -304,6 +312,7 @@ def remainder(a, b):
     return Remainder.apply(a, b)
 
 
+@public_op
 def fmod(a, b):
     """The remainder with the sign of ``a`` (C's fmod).
 

@@ -1,6 +1,7 @@
 """Comparisons, logical and bitwise ops. They have no gradient, so they skip the graph."""
 from ._util import lift
 from ..tensor import Tensor
+from .errors import public_op
 
 
 def _compare(name, a, b):
@@ -22,6 +23,7 @@ def _unary(name, a):
     return a._like(a._backend.xp.asarray(getattr(a._backend.xp, name)(a.data)))
 
 
+@public_op
 def eq(a, b):
     """Elementwise ``a == b`` as a bool tensor.
 
@@ -34,6 +36,7 @@ def eq(a, b):
     return _compare("equal", a, b)
 
 
+@public_op
 def ne(a, b):
     """Elementwise ``a != b`` as a bool tensor.
 
@@ -44,6 +47,7 @@ def ne(a, b):
     return _compare("not_equal", a, b)
 
 
+@public_op
 def lt(a, b):
     """Elementwise ``a < b`` as a bool tensor.
 
@@ -54,6 +58,7 @@ def lt(a, b):
     return _compare("less", a, b)
 
 
+@public_op
 def le(a, b):
     """Elementwise ``a <= b`` as a bool tensor.
 
@@ -64,6 +69,7 @@ def le(a, b):
     return _compare("less_equal", a, b)
 
 
+@public_op
 def gt(a, b):
     """Elementwise ``a > b`` as a bool tensor.
 
@@ -74,6 +80,7 @@ def gt(a, b):
     return _compare("greater", a, b)
 
 
+@public_op
 def ge(a, b):
     """Elementwise ``a >= b`` as a bool tensor.
 
@@ -84,6 +91,7 @@ def ge(a, b):
     return _compare("greater_equal", a, b)
 
 
+@public_op
 def logical_and(a, b):
     """Elementwise logical and (nonzero is True), as a bool tensor.
 
@@ -93,6 +101,7 @@ def logical_and(a, b):
     return _compare("logical_and", a, b)
 
 
+@public_op
 def logical_or(a, b):
     """Elementwise logical or (nonzero is True), as a bool tensor.
 
@@ -102,6 +111,7 @@ def logical_or(a, b):
     return _compare("logical_or", a, b)
 
 
+@public_op
 def logical_not(a):
     """Elementwise logical not (zero becomes True), as a bool tensor.
 
@@ -111,24 +121,29 @@ def logical_not(a):
     return _unary("logical_not", a)
 
 
+@public_op
 def bitwise_and(a, b):
     """``a & b``: logical on bool tensors, bitwise on integer ones (as in PyTorch)."""
     return _compare("bitwise_and", a, b)
 
 
+@public_op
 def bitwise_or(a, b):
     return _compare("bitwise_or", a, b)
 
 
+@public_op
 def bitwise_xor(a, b):
     return _compare("bitwise_xor", a, b)
 
 
+@public_op
 def bitwise_not(a):
     """``~a``: logical not of a bool tensor, bitwise not (``-a - 1``) of an integer one."""
     return _unary("invert", a)
 
 
+@public_op
 def sign(a):
     """-1, 0 or 1 by the sign of each element, in ``a``'s dtype; no gradient.
 
@@ -140,6 +155,7 @@ def sign(a):
     return _unary("sign", a)
 
 
+@public_op
 def isfinite(a):
     """True where the value is neither infinite nor NaN.
 
@@ -149,6 +165,7 @@ def isfinite(a):
     return _unary("isfinite", a)
 
 
+@public_op
 def isnan(a):
     """True where the value is NaN.
 

@@ -13,6 +13,7 @@ either keeps working.
 ...     print(type(err).__name__, isinstance(err, ValueError))
 ShapeError True
 """
+import re
 
 
 class ShapeError(RuntimeError, ValueError):
@@ -42,3 +43,136 @@ def not_a_tensor(name, value, what="input"):
     convertible = hasattr(value, "__array__") or isinstance(value, (list, tuple, int, float))
     hint = " (wrap it with gg.tensor(...))" if convertible else ""
     return TypeError(f"{name}(): argument '{what}' must be a Tensor, not {shown}{hint}")
+
+
+def check_floating(name, a):
+    """Ops whose result is a fraction (softmax, norms, means) have no integer version in
+    PyTorch; computing one in the integer dtype would give silent garbage."""
+    if a.dtype.kind != "f":
+        raise DTypeError(f"{name}: expected a floating point tensor, got {a.dtype}")
+
+
+def same_dtype(name, a, b):
+    """PyTorch's matrix products do not promote: float64 input to float32 weights raises
+    instead of silently computing (and then training) in float64."""
+    if a.dtype != b.dtype:
+        raise DTypeError(f"{name}: expected both operands to have the same dtype, got "
+                         f"{a.dtype} and {b.dtype} (cast one with .to(dtype))")
+
+
+# ---- the op boundary ------------------------------------------------------------------
+# Exceptions that are errors of gpugrad's kinds (or builtins raised on purpose) and only
+# need the op's name; anything else from NumPy is mapped to the kind below.
+_NAMED = (ShapeError, DTypeError, IndexRangeError, IntegerDivisionByZero, TypeError,
+          ValueError, IndexError, RuntimeError, NotImplementedError)
+
+
+def public_op(fn):
+    """Make ``fn`` an op boundary: an error escaping it names the op, and is of PyTorch's
+    kind: a non-Tensor argument is a TypeError, NumPy's own errors (a broadcasting
+    ValueError, a ``UFuncTypeError``, an ``AxisError``) become ShapeError, DTypeError and
+    IndexRangeError, and an error of an inner op is prefixed with this op's name.
+
+    The wrapper has ``fn``'s exact signature (generated once, at import), so a call costs
+    one extra frame and no argument packing; its ``try`` is free until something raises.
+
+    >>> @public_op
+    ... def rows(a, dim=0):
+    ...     return a.shape[dim]
+    >>> rows([1.0, 2.0])
+    Traceback (most recent call last):
+    ...
+    TypeError: rows(): argument 'a' must be a Tensor, not list (wrap it with gg.tensor(...))
+    >>> rows(gg.ones(2), dim=3)
+    Traceback (most recent call last):
+    ...
+    IndexError: rows: tuple index out of range
+    """
+    import functools
+    import inspect
+
+    params, call, defaults = [], [], {}
+    star = False
+    for p in inspect.signature(fn).parameters.values():
+        text = p.name
+        if p.default is not p.empty:
+            defaults[p.name] = p.default
+            text += f"=_defaults[{p.name!r}]"
+        if p.kind is p.VAR_POSITIONAL:
+            star = True
+            text, arg = "*" + p.name, "*" + p.name
+        elif p.kind is p.VAR_KEYWORD:
+            text, arg = "**" + p.name, "**" + p.name
+        elif p.kind is p.KEYWORD_ONLY:
+            if not star:
+                params.append("*")
+                star = True
+            arg = f"{p.name}={p.name}"
+        else:
+            arg = p.name
+        params.append(text)
+        call.append(arg)
+    name = fn.__name__
+    source = (f"def _make(_fn, _defaults, _convert):\n"
+              f"    def {name}({', '.join(params)}):\n"
+              f"        try:\n"
+              f"            return _fn({', '.join(call)})\n"
+              f"        except Exception as _err:\n"
+              f"            _new = _convert(_err, {name!r}, locals())\n"
+              f"            if _new is None:\n"
+              f"                raise\n"
+              f"            raise _new.with_traceback(_err.__traceback__) from None\n"
+              f"    return {name}\n")
+    scope = {}
+    # The module's globals, so that doctest and inspect see the wrapper as the module's own.
+    exec(compile(source, f"<gpugrad op boundary of {name}>", "exec"), fn.__globals__, scope)
+    wrapper = scope["_make"](fn, defaults, _converted)
+    return functools.update_wrapper(wrapper, fn)
+
+
+def _converted(err, name, arguments):
+    """The error to raise in place of ``err`` escaping op ``name``, or None to re-raise it."""
+    arguments = {k: v for k, v in arguments.items() if not k.startswith("_")}
+    text = str(err)
+    if isinstance(err, AttributeError):
+        return _attribute_error(err, name, arguments)
+    kind = type(err)
+    if kind.__module__.startswith("numpy"):  # UFuncTypeError, AxisError, ...
+        if isinstance(err, IndexError):
+            kind = IndexRangeError
+        elif isinstance(err, TypeError):
+            kind = DTypeError
+        elif isinstance(err, ValueError):
+            kind = ShapeError
+        else:
+            return None
+    elif kind is ZeroDivisionError:
+        kind = ShapeError  # a zero where a size or a parameter must not be one
+    elif kind not in _NAMED:
+        return None  # a subclass of its own (RecursionError, KeyError: a bug) stays itself
+    if _names(text, name):
+        return None if kind is type(err) else kind(text)
+    return kind(f"{name}: {text}")
+
+
+def _names(text, name):
+    """Does ``text`` name the op, as a word (``floor_divide`` or ``floordivide``)?"""
+    text = text.lower()
+    return any(re.search(rf"\b{re.escape(n)}\b", text)
+               for n in {name.lower(), name.lower().replace("_", "")})
+
+
+def _attribute_error(err, name, arguments):
+    """A Tensor's attribute read on something else: the TypeError PyTorch's argument parser
+    raises. An attribute missing on a Tensor is a bug and is left alone."""
+    from ..tensor import Tensor
+    obj = getattr(err, "obj", None)
+    if obj is None and "NoneType" not in str(err) or isinstance(obj, Tensor):
+        return None
+    for arg, value in arguments.items():
+        if value is obj:
+            return not_a_tensor(name, obj, arg)
+        if isinstance(value, (list, tuple)) and any(v is obj for v in value):
+            return TypeError(f"{name}(): argument '{arg}' must be a sequence of Tensors, but "
+                             f"it holds a {type(obj).__name__}")
+    return TypeError(f"{name}(): expected a Tensor, got {type(obj).__name__}")

@@ -12,6 +12,7 @@ from ..autograd.grad_mode import state
 from ..tensor import Tensor
 from ._util import norm_dim
 from .shape import mark_shared_tangents
+from .errors import IndexRangeError, ShapeError, public_op
 
 
 class Index(Function):
@@ -136,6 +137,7 @@ def normalize_index(index, like):
     return _convert(index, like)
 
 
+@public_op
 def getitem(a, index):
     """``a[index]``: ints, slices, None, Ellipsis, integer tensors or lists and bool masks, as
     PyTorch and NumPy index.
@@ -164,6 +166,7 @@ def getitem(a, index):
     return out
 
 
+@public_op
 def setitem(a, index, value):
     """``a[index] = value`` on a tensor that does not require grad (or under no_grad)."""
     if a.requires_grad and state.grad_enabled:
@@ -216,6 +219,29 @@ def _index_array(name, a, index, ndim):
     return index.data
 
 
+def _check_range(name, idx, size, dim):
+    """PyTorch rejects indices outside [0, size) in gather/scatter/index_select; NumPy
+    would wrap a negative one around and silently read or write the wrong element."""
+    if idx.size == 0:
+        return
+    low, high = int(idx.min()), int(idx.max())
+    if low < 0 or high >= size:
+        bad = low if low < 0 else high
+        raise IndexRangeError(f"{name}: index {bad} is out of bounds for dimension {dim} "
+                              f"with size {size}")
+
+
+def _check_index_shape(name, a, index, dim, src=None):
+    """PyTorch's rule: ``index`` is no larger than ``a`` in every dim but ``dim``, and no
+    larger than ``src`` in any dim (only that part of ``src`` is read)."""
+    for d, n in enumerate(index.shape):
+        if d != dim and n > a.shape[d] or src is not None and n > src.shape[d]:
+            more = f" and to be no larger than src {list(src.shape)}" if src is not None else ""
+            raise ShapeError(f"{name}: expected index {list(index.shape)} to be no larger than "
+                             f"self {list(a.shape)} apart from dimension {dim}{more}")
+
+
+@public_op
 def gather(a, dim, index):
     """``out[i][j][k] = a[i][index[i][j][k]][k]`` for ``dim == 1``; the gradient adds back
     at the gathered positions, so repeated indices accumulate.
@@ -226,6 +252,8 @@ def gather(a, dim, index):
     """
     axis = norm_dim(dim, a.ndim)
     idx = _index_array("gather", a, index, a.ndim)
+    _check_index_shape("gather", a, index, axis)
+    _check_range("gather", idx, a.shape[axis] if a.ndim else 1, axis)
     if a.ndim == 0:
         return Index.apply(a, index=())
     try:
@@ -235,6 +263,7 @@ def gather(a, dim, index):
                          f"{index.shape})") from None
 
 
+@public_op
 def scatter_add(a, dim, index, src):
     """``a`` with ``src[i][j][k]`` added at ``[i][index[i][j][k]][k]`` for ``dim == 1``
     (out of place); only the part of ``src`` the shape of ``index`` is used.
@@ -245,6 +274,11 @@ def scatter_add(a, dim, index, src):
     """
     axis = norm_dim(dim, a.ndim)
     idx = _index_array("scatter_add", a, index, a.ndim)
+    if src.ndim != index.ndim:
+        raise ShapeError(f"scatter_add: index and src must have the same number of dims, got "
+                         f"{index.ndim} and {src.ndim}")
+    _check_index_shape("scatter_add", a, index, axis, src)
+    _check_range("scatter_add", idx, a.shape[axis] if a.ndim else 1, axis)
     if src.shape != index.shape:
         src = src[tuple(slice(0, n) for n in index.shape)]
     if src.dtype != a.dtype:
@@ -259,6 +293,7 @@ def scatter_add(a, dim, index, src):
     return a + added
 
 
+@public_op
 def index_select(a, dim, index):
     """The entries ``index`` (a 1-d integer tensor) along ``dim``, in that order.
 
@@ -270,9 +305,11 @@ def index_select(a, dim, index):
     if getattr(index, "ndim", 1) > 1:
         raise ValueError(f"index_select: index must be 0-d or 1-d, got {index.ndim} dims")
     idx = _index_array("index_select", a, index, index.ndim)
+    _check_range("index_select", idx, a.shape[axis] if a.ndim else 1, axis)
     return getitem(a, (slice(None),) * axis + (idx.reshape(-1),))
 
 
+@public_op
 def diagonal(a, offset=0, dim1=0, dim2=1):
     """The diagonal ``offset`` of the ``dim1`` x ``dim2`` planes, as a last dim (a copy,
     where PyTorch returns a view).

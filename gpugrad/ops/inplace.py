@@ -3,6 +3,7 @@ saved tensor that was changed after it was saved."""
 from ..autograd.function import has_tangent
 from ..autograd.grad_mode import state
 from ..tensor import Tensor
+from .errors import public_op
 
 
 def _check(t, name):
@@ -58,6 +59,7 @@ def apply_(t, fn, *args):
     return t
 
 
+@public_op
 def fill_(t, value):
     _check(t, "fill_")
     if t.requires_grad and state.grad_enabled:
@@ -70,6 +72,7 @@ def fill_(t, value):
     return t
 
 
+@public_op
 def copy_(t, src):
     """Copy ``src``'s values (any device or dtype, broadcastable) into ``t``."""
     _check(t, "copy_")

@@ -1,6 +1,7 @@
 """Joining and splitting: cat, stack, split, chunk."""
 from ..autograd.function import Function
 from ._util import norm_dim, promote_types
+from .errors import public_op
 
 
 class Cat(Function):
@@ -33,6 +34,7 @@ class Cat(Function):
         return Cat.apply(*parts, axis=ctx.axis)
 
 
+@public_op
 def cat(tensors, dim=0):
     """Concatenate along an existing ``dim``.
 
@@ -50,6 +52,7 @@ def cat(tensors, dim=0):
     return Cat.apply(*tensors, axis=norm_dim(dim, tensors[0].ndim))
 
 
+@public_op
 def stack(tensors, dim=0):
     """Join along a new ``dim``; all tensors must have one shape.
 
@@ -69,6 +72,7 @@ def stack(tensors, dim=0):
     return cat([t.unsqueeze(dim) for t in tensors], dim)
 
 
+@public_op
 def split(a, split_size_or_sections, dim=0):
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes.
 
@@ -95,6 +99,7 @@ def split(a, split_size_or_sections, dim=0):
     return tuple(pieces)
 
 
+@public_op
 def chunk(a, chunks, dim=0):
     """``chunks`` pieces of equal size (the last may be smaller), as in PyTorch.
 

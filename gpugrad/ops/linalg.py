@@ -1,6 +1,7 @@
 """Matrix products: matmul, outer."""
 from ..autograd.function import Function
 from ._util import add_tangents, lift
+from .errors import ShapeError, public_op, same_dtype
 
 
 class MatMul(Function):
@@ -9,7 +10,7 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, xp, a, b):
         if a.shape[-1] != b.shape[-2]:
-            raise ValueError(f"matmul: {tuple(a.shape)} @ {tuple(b.shape)}")
+            raise ShapeError(f"matmul: {tuple(a.shape)} @ {tuple(b.shape)}")
         return xp.matmul(a, b)
 
     @staticmethod
@@ -28,6 +29,7 @@ class MatMul(Function):
                             MatMul.apply(a, tb) if tb is not None else None)
 
 
+@public_op
 def matmul(a, b):
     """Matrix product with NumPy's rules: 1-D operands are promoted, batch dims broadcast.
 
@@ -40,11 +42,12 @@ def matmul(a, b):
         a = lift(a, b)
     elif not isinstance(b, Tensor):
         b = lift(b, a)
+    same_dtype("matmul", a, b)
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes "
+        raise ShapeError(f"matmul: both operands need at least 1 dimension, got shapes "
                          f"{a.shape} @ {b.shape}")
     if a.shape[-1] != b.shape[-2 if b.ndim >= 2 else 0]:
-        raise ValueError(f"matmul: {a.shape} @ {b.shape}")
+        raise ShapeError(f"matmul: {a.shape} @ {b.shape}")
     if a.ndim >= 2 and b.ndim >= 2:
         return MatMul.apply(a, b)
     out = MatMul.apply(a.unsqueeze(0) if a.ndim == 1 else a,
@@ -57,6 +60,7 @@ def matmul(a, b):
     return out.reshape(shape)
 
 
+@public_op
 def outer(a, b):
     """The outer product of two 1-d tensors: ``out[i, j] = a[i] * b[j]``.
 
@@ -65,5 +69,5 @@ def outer(a, b):
     [[3, 4], [6, 8]]
     """
     if a.ndim != 1 or b.ndim != 1:
-        raise ValueError(f"outer: expected 1-d tensors, got shapes {a.shape} and {b.shape}")
+        raise ShapeError(f"outer: expected 1-d tensors, got shapes {a.shape} and {b.shape}")
     return a.reshape(-1, 1) * b.reshape(1, -1)

@@ -9,6 +9,7 @@ from ..dtypes import default_float
 from ._util import keepdim_shape, norm_dim, norm_dims
 from .scan import exclusive_products
 from .select import masked_fill
+from .errors import check_floating, public_op
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -252,6 +253,7 @@ class SumToSize(Function):
         return SumToSize.apply(t, shape=ctx.output.shape)
 
 
+@public_op
 def sum(a, dim=None, keepdim=False):
     """Sum over ``dim`` (None: all, int or tuple).
 
@@ -262,6 +264,7 @@ def sum(a, dim=None, keepdim=False):
     return Sum.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
 
 
+@public_op
 def mean(a, dim=None, keepdim=False):
     """The mean over ``dim`` (None: all, int or tuple) of a floating-point tensor.
 
@@ -271,10 +274,11 @@ def mean(a, dim=None, keepdim=False):
     >>> gg.mean(x, dim=0, keepdim=True)
     tensor([[2. , 3.5]])
     """
-    _check_floating("mean", a)
+    check_floating("mean", a)
     return Mean.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
 
 
+@public_op
 def prod(a, dim=None, keepdim=False):
     """The product of all elements, or along one ``dim``; integers and bools give int64.
 
@@ -296,11 +300,7 @@ def _correction(correction, unbiased):
     return correction if unbiased is None else int(bool(unbiased))
 
 
-def _check_floating(name, a):
-    if a.dtype.kind != "f":
-        raise TypeError(f"{name}: expected a floating point tensor, got {a.dtype}")
-
-
+@public_op
 def var(a, dim=None, keepdim=False, correction=1, unbiased=None):
     """Variance with Bessel's ``correction`` (1 by default, as in PyTorch).
 
@@ -310,22 +310,24 @@ def var(a, dim=None, keepdim=False, correction=1, unbiased=None):
     >>> gg.var(x, correction=0)
     tensor(1.25)
     """
-    _check_floating("var", a)
+    check_floating("var", a)
     return Var.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim,
                      correction=_correction(correction, unbiased))
 
 
+@public_op
 def std(a, dim=None, keepdim=False, correction=1, unbiased=None):
     """The standard deviation over ``dim`` with Bessel's ``correction`` (1 by default).
 
     >>> gg.std(gg.tensor([[1.0, 3.0], [2.0, 2.0]]), dim=1)
     tensor([1.4142135, 0.       ])
     """
-    _check_floating("std", a)
+    check_floating("std", a)
     return Std.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim,
                      correction=_correction(correction, unbiased))
 
 
+@public_op
 def amax(a, dim=None, keepdim=False):
     """The maximum over ``dim`` (None: all, int or tuple), values only; ties share the gradient
     evenly.
@@ -337,6 +339,7 @@ def amax(a, dim=None, keepdim=False):
     return Amax.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
 
 
+@public_op
 def amin(a, dim=None, keepdim=False):
     """The minimum over ``dim`` (None: all, int or tuple), values only; ties share the gradient
     evenly.
@@ -364,6 +367,7 @@ def _max_min(a, dim, keepdim, whole, along):
     return values_indices(values, a._like(index))
 
 
+@public_op
 def max(a, dim=None, keepdim=False):
     """The maximum; with an int ``dim`` a ``(values, indices)`` pair, as in PyTorch.
 
@@ -379,6 +383,7 @@ def max(a, dim=None, keepdim=False):
     return _max_min(a, dim, keepdim, amax, MaxDim)
 
 
+@public_op
 def min(a, dim=None, keepdim=False):
     """The minimum; with an int ``dim`` a ``(values, indices)`` pair, as in PyTorch (see ``max``).
 
@@ -391,6 +396,7 @@ def min(a, dim=None, keepdim=False):
     return _max_min(a, dim, keepdim, amin, MinDim)
 
 
+@public_op
 def logsumexp(a, dim, keepdim=False):
     """``log(sum(exp(a)))`` over ``dim``, computed without overflow.
 
@@ -415,6 +421,7 @@ def _arg(name, a, dim, keepdim):
     return a._like(xp.asarray(out, dtype=xp.int64))
 
 
+@public_op
 def argmax(a, dim=None, keepdim=False):
     """The index of the maximum (the first on ties) in the flattened tensor, or along ``dim``.
 
@@ -427,6 +434,7 @@ def argmax(a, dim=None, keepdim=False):
     return _arg("argmax", a, dim, keepdim)
 
 
+@public_op
 def argmin(a, dim=None, keepdim=False):
     """The index of the minimum (the first on ties) in the flattened tensor, or along ``dim``.
 
@@ -437,6 +445,7 @@ def argmin(a, dim=None, keepdim=False):
     return _arg("argmin", a, dim, keepdim)
 
 
+@public_op
 def any(a, dim=None, keepdim=False):
     """True where any element (over ``dim``; None: all) is nonzero, as a bool tensor.
 
@@ -447,6 +456,7 @@ def any(a, dim=None, keepdim=False):
     return a._like(xp.asarray(xp.any(a.data, axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
 
 
+@public_op
 def all(a, dim=None, keepdim=False):
     """True where every element (over ``dim``; None: all) is nonzero, as a bool tensor.
 
@@ -459,6 +469,7 @@ def all(a, dim=None, keepdim=False):
     return a._like(xp.asarray(xp.all(a.data, axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
 
 
+@public_op
 def sum_to_size(a, shape):
     shape = tuple(shape)
     if a.shape == shape:
@@ -466,6 +477,7 @@ def sum_to_size(a, shape):
     return SumToSize.apply(a, shape=shape)
 
 
+@public_op
 def norm(a, p=2, dim=None, keepdim=False):
     """The vector ``p``-norm over ``dim`` (None: all elements; p = 2 or "fro", 1, inf or any
     positive number).
@@ -474,6 +486,7 @@ def norm(a, p=2, dim=None, keepdim=False):
     >>> gg.tensor([[3.0, 4.0], [0.0, 1.0]]).norm(dim=1).tolist()
     [5.0, 1.0]
     """
+    check_floating("norm", a)
     if p == "fro":
         p = 2
     if p == float("inf"):
@@ -488,6 +501,7 @@ def norm(a, p=2, dim=None, keepdim=False):
     return masked_fill(root, zero, 0)
 
 
+@public_op
 def count_nonzero(a, dim=None):
     """The number of nonzero elements over ``dim`` (None: all), as int64; no gradient.
 

@@ -7,6 +7,7 @@ from ..autograd.function import Function
 from ._util import norm_dim
 from .join import cat
 from .select import masked_fill
+from .errors import public_op
 
 
 class Cumsum(Function):
@@ -104,6 +105,7 @@ def _scan(op, a, dim):
     return op.apply(a, axis=axis)
 
 
+@public_op
 def cumsum(a, dim):
     """Running sums along ``dim``.
 
@@ -114,6 +116,7 @@ def cumsum(a, dim):
     return _scan(Cumsum, a, dim)
 
 
+@public_op
 def cumprod(a, dim):
     """Running products along ``dim``; the gradient is exact where ``a`` has zeros.
 

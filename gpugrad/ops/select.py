@@ -6,6 +6,7 @@ from ..autograd.function import Function
 from ..dtypes import default_float
 from ..tensor import Tensor
 from ._util import add_tangents, binary, lift, operands
+from .errors import DTypeError, ShapeError, public_op
 
 
 class Clamp(Function):
@@ -111,6 +112,7 @@ class Where(Function):
                            cond=ctx.cond)
 
 
+@public_op
 def clamp(a, min=None, max=None):
     """Clip values to ``[min, max]`` (either bound may be None; tensor bounds get no
     gradient). An integer tensor with a float bound gives float32, as in PyTorch.
@@ -137,6 +139,7 @@ def _bound(value, like):
     return value
 
 
+@public_op
 def maximum(a, b):
     """The elementwise larger of ``a`` and ``b``; ties split the gradient half and half.
 
@@ -148,6 +151,7 @@ def maximum(a, b):
     return binary(Maximum, a, b)
 
 
+@public_op
 def minimum(a, b):
     """The elementwise smaller of ``a`` and ``b``; ties split the gradient half and half.
 
@@ -157,6 +161,7 @@ def minimum(a, b):
     return binary(Minimum, a, b)
 
 
+@public_op
 def where(cond, a, b):
     """``a`` where ``cond`` holds, else ``b`` (``cond`` is a bool tensor; no gradient).
 
@@ -172,9 +177,12 @@ def where(cond, a, b):
         a = lift(a, cond)  # where(mask, 1.0, 0) is float32, as a Python float alone is
     a, b = operands(a, b)
     cond_data = cond.data if isinstance(cond, Tensor) else a._backend.xp.asarray(cond)
+    if cond_data.dtype.kind != "b":
+        raise DTypeError(f"where: expected a bool condition, got {cond_data.dtype}")
     return Where.apply(a, b, cond=cond_data)
 
 
+@public_op
 def masked_fill(a, mask, value):
     """``a`` with ``value`` where ``mask`` is True; the result keeps ``a``'s dtype.
 
@@ -182,12 +190,18 @@ def masked_fill(a, mask, value):
     >>> gg.masked_fill(scores, gg.tensor([False, False, True]), float('-inf'))
     tensor([[  1.,   2., -inf]])
     """
+    if isinstance(mask, Tensor) and mask.dtype.kind != "b":
+        raise DTypeError(f"masked_fill: expected a bool mask, got {mask.dtype}")
     value = lift(value, a)
+    if value.ndim != 0:
+        raise ShapeError(f"masked_fill: the value must be a number or a 0-d tensor, got a "
+                         f"tensor of shape {value.shape}")
     if value.dtype != a.dtype:
         value = value.to(dtype=a.dtype)
     return where(mask, value, a)
 
 
+@public_op
 def tril(a, diagonal=0):
     """The lower triangle of the last two dims (on and below ``diagonal``), zeros above.
 
@@ -198,6 +212,7 @@ def tril(a, diagonal=0):
     return _triangle("tril", a, diagonal, lower=True)
 
 
+@public_op
 def triu(a, diagonal=0):
     """The upper triangle of the last two dims (on and above ``diagonal``), zeros below.
 

@@ -8,6 +8,7 @@ from ..autograd.grad_mode import state
 from ..backends.device import CPU, backend_for
 from ..tensor import Tensor
 from ._util import norm_dim
+from .errors import ShapeError, public_op
 
 
 class Reshape(Function):
@@ -110,6 +111,7 @@ def mark_shared_tangents(view, base):
     view._shares_memory = base._shares_memory = True
 
 
+@public_op
 def reshape(a, shape):
     """Same data, new ``shape`` (one entry may be -1).
 
@@ -117,11 +119,16 @@ def reshape(a, shape):
     >>> gg.arange(6).reshape(2, 3).shape
     (2, 3)
     """
-    if a.shape == tuple(shape):
+    shape = tuple(shape)
+    if a.shape == shape:
         return a
+    if any(n < -1 for n in shape) or shape.count(-1) > 1:
+        raise ShapeError(f"reshape: invalid shape {list(shape)} (sizes are >= 0, and at most "
+                         f"one is -1)")
     return _share_version(Reshape.apply(a, shape=shape), a)
 
 
+@public_op
 def flatten(a, start_dim=0, end_dim=-1):
     """Merge dimensions ``start_dim`` .. ``end_dim`` into one (a 0-d tensor gives shape (1,)).
 
@@ -139,6 +146,7 @@ def flatten(a, start_dim=0, end_dim=-1):
     return reshape(a, shape)
 
 
+@public_op
 def permute(a, dims):
     """Reorder the dimensions by ``dims``, a permutation of ``range(a.ndim)``.
 
@@ -151,6 +159,7 @@ def permute(a, dims):
     return _share_version(Permute.apply(a, dims=dims), a)
 
 
+@public_op
 def transpose(a, dim0, dim1):
     """Swap dimensions ``dim0`` and ``dim1``.
 
@@ -165,6 +174,7 @@ def transpose(a, dim0, dim1):
     return permute(a, tuple(dims))
 
 
+@public_op
 def unsqueeze(a, dim):
     """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result).
 
@@ -177,6 +187,7 @@ def unsqueeze(a, dim):
     return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
 
 
+@public_op
 def squeeze(a, dim=None):
     """Remove the dimensions of size 1: all, or those of ``dim`` (an int or a tuple).
 
@@ -193,6 +204,7 @@ def squeeze(a, dim=None):
     return reshape(a, shape)
 
 
+@public_op
 def expand(a, shape):
     """Broadcast to ``shape`` without copying; -1 keeps a dimension's size.
 
@@ -223,6 +235,7 @@ def cast(a, dtype):
     return out
 
 
+@public_op
 def clone(a):
     """A copy of ``a`` that stays in the graph: the gradient flows back to ``a``.
 

@@ -4,6 +4,7 @@ positions they came from."""
 from ._util import norm_dim
 from .indexing import gather
 from .reduction import values_indices
+from .errors import public_op
 
 
 def _order(a, axis, descending):
@@ -18,6 +19,7 @@ def _order(a, axis, descending):
     return data.shape[axis] - 1 - order
 
 
+@public_op
 def sort(a, dim=-1, descending=False, stable=False):
     """``(values, indices)`` sorted along ``dim``; NaN sorts as the largest value. The sort
     is always stable (``stable`` is accepted for PyTorch's signature).
@@ -32,6 +34,7 @@ def sort(a, dim=-1, descending=False, stable=False):
     return values_indices(gather(a, norm_dim(dim, a.ndim), index), index)
 
 
+@public_op
 def argsort(a, dim=-1, descending=False, stable=False):
     """The indices that sort ``a`` along ``dim`` (see ``sort``).
 
@@ -45,6 +48,7 @@ def argsort(a, dim=-1, descending=False, stable=False):
     return a._like(_order(a, axis, descending).astype(xp.int64, copy=False))
 
 
+@public_op
 def topk(a, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (or smallest) ``(values, indices)`` along ``dim``, in order.
 

@@ -9,6 +9,7 @@ from ..dtypes import default_float
 from ._util import add_tangents
 from .arithmetic import pow
 from .select import Where
+from .errors import public_op
 
 
 class Exp(Function):
@@ -399,6 +400,7 @@ def _floating(a):
     return a if a.data.dtype.kind == "f" else a.to(dtype=default_float)
 
 
+@public_op
 def exp(a):
     """``e ** a`` elementwise (integers compute in float32).
 
@@ -408,6 +410,7 @@ def exp(a):
     return Exp.apply(_floating(a))
 
 
+@public_op
 def log(a):
     """The natural logarithm.
 
@@ -417,6 +420,7 @@ def log(a):
     return Log.apply(_floating(a))
 
 
+@public_op
 def log1p(a):
     """``log(1 + a)``, accurate where ``a`` is tiny.
 
@@ -426,6 +430,7 @@ def log1p(a):
     return Log1p.apply(_floating(a))
 
 
+@public_op
 def sqrt(a):
     """The square root.
 
@@ -435,6 +440,7 @@ def sqrt(a):
     return Sqrt.apply(_floating(a))
 
 
+@public_op
 def sin(a):
     """The sine (radians).
 
@@ -444,6 +450,7 @@ def sin(a):
     return Sin.apply(_floating(a))
 
 
+@public_op
 def cos(a):
     """The cosine (radians).
 
@@ -453,6 +460,7 @@ def cos(a):
     return Cos.apply(_floating(a))
 
 
+@public_op
 def tanh(a):
     """The hyperbolic tangent.
 
@@ -462,6 +470,7 @@ def tanh(a):
     return Tanh.apply(_floating(a))
 
 
+@public_op
 def sigmoid(a):
     """The logistic function ``1 / (1 + exp(-a))``, without overflow at large ``|a|``.
 
@@ -471,6 +480,7 @@ def sigmoid(a):
     return Sigmoid.apply(_floating(a))
 
 
+@public_op
 def relu(a):
     """``max(a, 0)``; the gradient at 0 is 0, as in PyTorch.
 
@@ -482,6 +492,7 @@ def relu(a):
     return Relu.apply(a)
 
 
+@public_op
 def abs(a):
     """The absolute value; the gradient at 0 is 0, as in PyTorch.
 
@@ -491,6 +502,7 @@ def abs(a):
     return Abs.apply(a)
 
 
+@public_op
 def exp2(a):
     """``2 ** a`` elementwise.
 
@@ -500,6 +512,7 @@ def exp2(a):
     return Exp2.apply(_floating(a))
 
 
+@public_op
 def expm1(a):
     """``exp(a) - 1``, accurate where ``a`` is tiny.
 
@@ -509,6 +522,7 @@ def expm1(a):
     return Expm1.apply(_floating(a))
 
 
+@public_op
 def log2(a):
     """The base-2 logarithm.
 
@@ -518,6 +532,7 @@ def log2(a):
     return Log2.apply(_floating(a))
 
 
+@public_op
 def log10(a):
     """The base-10 logarithm.
 
@@ -527,6 +542,7 @@ def log10(a):
     return Log10.apply(_floating(a))
 
 
+@public_op
 def rsqrt(a):
     """``1 / sqrt(a)``.
 
@@ -536,6 +552,7 @@ def rsqrt(a):
     return Rsqrt.apply(_floating(a))
 
 
+@public_op
 def square(a):
     """``a * a``; integer and bool tensors give int64, as ``a ** 2`` in PyTorch.
 
@@ -547,6 +564,7 @@ def square(a):
     return pow(a, 2)
 
 
+@public_op
 def reciprocal(a):
     """``1 / a`` (integers give float32).
 
@@ -556,6 +574,7 @@ def reciprocal(a):
     return Reciprocal.apply(_floating(a))
 
 
+@public_op
 def erf(a):
     """The error function, 2/sqrt(pi) times the integral of exp(-t^2) from 0 to ``a``.
 
@@ -571,6 +590,7 @@ def _rounding(op, a, **params):
     return a.clone() if a.data.dtype.kind != "f" else op.apply(a, **params)
 
 
+@public_op
 def floor(a):
     """Round down; the gradient is zero.
 
@@ -581,6 +601,7 @@ def floor(a):
     return _rounding(Floor, a)
 
 
+@public_op
 def ceil(a):
     """Round up; the gradient is zero.
 
@@ -590,6 +611,7 @@ def ceil(a):
     return _rounding(Ceil, a)
 
 
+@public_op
 def trunc(a):
     """Round toward zero; the gradient is zero.
 
@@ -599,6 +621,7 @@ def trunc(a):
     return _rounding(Trunc, a)
 
 
+@public_op
 def round(a, decimals=0):
     """Round half to even (``decimals`` places), as PyTorch; the gradient is zero.
 

@@ -74,6 +74,10 @@ class Optimizer:
         for p in params:
             if not isinstance(p, gg.Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
+            if p.grad_fn is not None:
+                # A computed tensor never receives .grad, so training would silently stall.
+                raise ValueError("can't optimize a non-leaf Tensor (pass the leaf parameters, "
+                                 "or .detach().requires_grad_() a copy)")
         _check_no_duplicates(self.param_groups, params)
         for name, default in self.defaults.items():
             group.setdefault(name, default)
@@ -118,6 +122,7 @@ class Optimizer:
         with no_grad():
             for group, entries in self._grouped_positions():
                 live = [(pos, p) for pos, p in entries if p.grad is not None]
+                _check_grad_shapes(live)
                 for device, on_device in _split_by_device(live):
                     with device.backend.device_context(device):
                         self._update(group, on_device)
@@ -349,3 +354,11 @@ def fusable(param, *state):
     arrays = [param] + [a for a in state if a is not None]
     return (cuda.use_kernels(get_array_module(param), *arrays)
             and all(a.flags.c_contiguous for a in arrays))
+
+
+def _check_grad_shapes(live):
+    """A ``.grad`` of another shape would be broadcast into the update, not rejected."""
+    for pos, p in live:
+        if p.grad.shape != p.shape:
+            raise RuntimeError(f"optimizer step: parameter {pos} has shape {p.shape} but its "
+                               f".grad has shape {p.grad.shape}")

@@ -6,6 +6,7 @@ the row kernels of ``kernels/softmax.py``. The rest are compositions of Tensor o
 which gives them backward, double backward and forward mode for free.
 """
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -15,6 +16,7 @@ from ...autograd.function import Function
 from ...kernels import softmax as softmax_kernels
 from ...ops import elementwise as ew
 from ...ops._util import norm_dim
+from ...ops.errors import check_floating, public_op
 from ...ops.unary import erf_array as _erf
 from ._util import differentiating
 
@@ -110,6 +112,7 @@ def _normal_pdf(x):
     return (x * x * -0.5).exp() * (1.0 / math.sqrt(2.0 * math.pi))
 
 
+@public_op
 def relu(input, inplace=False):
     """max(x, 0); the gradient at 0 is 0, as in PyTorch. ``inplace`` is accepted for
     ported code, but the result is always a new tensor.
@@ -122,6 +125,7 @@ def relu(input, inplace=False):
     return ew.relu(input)
 
 
+@public_op
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """x where x > 0, else negative_slope * x.
 
@@ -130,9 +134,13 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     >>> F.leaky_relu(gg.tensor([-2.0, 3.0]), 0.5).tolist()
     [-1.0, 3.0]
     """
+    if not isinstance(negative_slope, numbers.Number):
+        raise TypeError(f"leaky_relu(): argument 'negative_slope' must be a number, not "
+                        f"{type(negative_slope).__name__}")
     return ew.where(input > 0, input, input * negative_slope)
 
 
+@public_op
 def gelu(input, approximate="none"):
     """x * Phi(x) with the exact normal CDF, or PyTorch's tanh approximation.
 
@@ -141,6 +149,7 @@ def gelu(input, approximate="none"):
     >>> round(F.gelu(gg.tensor([1.0])).item(), 4)
     0.8413
     """
+    check_floating("gelu", input)
     if approximate == "none":
         return input * NormalCdf.apply(input)
     if approximate == "tanh":
@@ -149,6 +158,7 @@ def gelu(input, approximate="none"):
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
+@public_op
 def tanh(input):
     """Hyperbolic tangent.
 
@@ -160,6 +170,7 @@ def tanh(input):
     return ew.tanh(input)
 
 
+@public_op
 def sigmoid(input):
     """1 / (1 + exp(-x)), computed without overflow for either sign.
 
@@ -180,6 +191,7 @@ def _softmax_dim(name, ndim, dim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
+@public_op
 def softmax(input, dim=None, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim``, shifted by the maximum so nothing overflows.
 
@@ -190,9 +202,11 @@ def softmax(input, dim=None, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype=dtype)
+    check_floating("softmax", input)
     return Softmax.apply(input, axis=_softmax_dim("softmax", input.ndim, dim))
 
 
+@public_op
 def log_softmax(input, dim=None, dtype=None):
     """x - logsumexp(x) along ``dim``: finite wherever x is, even where softmax underflows.
 
@@ -203,4 +217,5 @@ def log_softmax(input, dim=None, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype=dtype)
+    check_floating("log_softmax", input)
     return LogSoftmax.apply(input, axis=_softmax_dim("log_softmax", input.ndim, dim))

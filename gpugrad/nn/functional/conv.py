@@ -7,6 +7,7 @@ distinct, so fold's ``+=`` needs no atomic scatter. Unfold and fold are each oth
 backward, so convolution has double backward and forward mode for free.
 """
 from ...autograd.function import Function
+from ...ops.errors import ShapeError, public_op, same_dtype
 from .padding import pad
 
 
@@ -18,8 +19,16 @@ def _pair(value, name):
 
 
 def _geometry(kernel_size, dilation, padding, stride):
-    return (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"),
-            _pair(padding, "padding"), _pair(stride, "stride"))
+    """The four pairs, checked up front: a zero stride would divide by zero deep inside,
+    and a zero kernel would silently give an all-zero output."""
+    geometry = (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"),
+                _pair(padding, "padding"), _pair(stride, "stride"))
+    for name, pair, least in zip(("kernel_size", "dilation", "padding", "stride"), geometry,
+                                 (1, 1, 0, 1)):
+        if min(pair) < least:
+            rule = "non-negative" if least == 0 else "positive"
+            raise ShapeError(f"{name} must be {rule}, got {pair}")
+    return geometry
 
 
 def _out_size(name, hw, geometry):
@@ -107,9 +116,10 @@ class Fold(Function):
 
 def _check_4d(name, input):
     if input.ndim != 4:
-        raise ValueError(f"{name}: expected a 4-d (N, C, H, W) input, got shape {input.shape}")
+        raise ShapeError(f"{name}: expected a 4-d (N, C, H, W) input, got shape {input.shape}")
 
 
+@public_op
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Sliding local blocks of a (N, C, H, W) input as columns: (N, C * kh * kw, L).
 
@@ -122,6 +132,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return Unfold.apply(input, geometry=_geometry(kernel_size, dilation, padding, stride))
 
 
+@public_op
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Sum columns (N, C * kh * kw, L) back into a (N, C, H, W) image (unfold's adjoint).
 
@@ -145,6 +156,7 @@ def _same_padding(input, weight_hw, dilation, stride):
     return pad(input, (tw // 2, tw - tw // 2, th // 2, th - th // 2)), (0, 0)
 
 
+@public_op
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-d cross-correlation of (N, C, H, W) ``input`` with (O, C / groups, kh, kw) ``weight``.
 
@@ -159,13 +171,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if unbatched:
         input = input.unsqueeze(0)
     _check_4d("conv2d", input)
+    same_dtype("conv2d", input, weight)
     if weight.ndim != 4:
-        raise ValueError(f"conv2d: expected a 4-d weight (O, C/groups, kh, kw), got shape "
+        raise ShapeError(f"conv2d: expected a 4-d weight (O, C/groups, kh, kw), got shape "
                          f"{weight.shape}")
     n, c, _, _ = input.shape
     o, c_group, kh, kw = weight.shape
     if groups < 1 or c != c_group * groups or o % groups:
-        raise ValueError(f"conv2d: input with {c} channels, weight of shape {weight.shape} and "
+        raise ShapeError(f"conv2d: input with {c} channels, weight of shape {weight.shape} and "
                          f"groups={groups} do not fit (need C == weight.shape[1] * groups and "
                          f"O divisible by groups)")
     if padding == "valid":
@@ -179,5 +192,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     out = weight.reshape(groups, o // groups, c_group * kh * kw) @ cols
     out = out.reshape(n, o, oh, ow)
     if bias is not None:
+        if bias.shape != (o,):
+            raise ShapeError(f"conv2d: expected a bias of shape ({o},) for a weight of shape "
+                             f"{weight.shape}, got {bias.shape}")
         out = out + bias.reshape(1, o, 1, 1)
     return out.squeeze(0) if unbatched else out

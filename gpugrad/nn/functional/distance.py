@@ -1,4 +1,5 @@
 """Similarities between vectors: cosine_similarity (as PyTorch's ``F.cosine_similarity``)."""
+from ...ops.errors import public_op
 
 
 def _norm(x, dim):
@@ -8,6 +9,7 @@ def _norm(x, dim):
     return squared.masked_fill(zero, 1).sqrt().masked_fill(zero, 0)
 
 
+@public_op
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """x1 . x2 / (max(|x1|, eps) max(|x2|, eps)) along ``dim`` (inputs broadcast).
 

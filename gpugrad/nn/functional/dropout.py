@@ -12,6 +12,7 @@ from ... import cuda
 from ...autograd.function import Function
 from ...backends.device import CPU, backend_for
 from ...kernels import dropout as dropout_kernels
+from ...ops.errors import public_op
 
 
 class Dropout(Function):
@@ -38,6 +39,7 @@ class Dropout(Function):
         return Dropout.apply(t, p=ctx.p, seed=ctx.seed)
 
 
+@public_op
 def dropout(input, p=0.5, training=True, inplace=False):
     """Randomly zero elements with probability ``p`` while ``training``; identity otherwise.
     ``inplace`` is accepted for ported code; the result is always a new tensor.

@@ -13,6 +13,7 @@ from ... import cuda
 from ...autograd.function import Function
 from ...kernels import cpu as cpu_kernels
 from ...kernels import embedding as embedding_kernels
+from ...ops.errors import public_op
 from ...ops.indexing import IndexAdd
 from ...sparse import RowSparseGrad
 from ...tensor import Tensor
@@ -74,6 +75,7 @@ def _accumulate_sparse(ctx, g, xp):
     weight._accumulate_grad(RowSparseGrad(rows, values, ctx.input_shapes[0]))
 
 
+@public_op
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """Look up rows of ``weight`` (V, D) at integer ``input`` (any shape) -> input.shape + (D,).

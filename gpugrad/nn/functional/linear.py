@@ -5,6 +5,7 @@ the transpose's backward, as a strided view that ``.grad`` must then copy; the f
 computes ``g^T @ x`` directly into a fresh contiguous array, and adds the bias in place.
 """
 from ...autograd.function import Function
+from ...ops.errors import ShapeError, public_op, same_dtype
 
 
 def _rows(t):
@@ -42,6 +43,7 @@ class Linear(Function):
         return out if out is not None else ctx.output * 0
 
 
+@public_op
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias`` over the last dimension of ``input``.
 
@@ -50,10 +52,11 @@ def linear(input, weight, bias=None):
     >>> F.linear(gg.ones(1, 2), gg.ones(3, 2), gg.zeros(3)).tolist()
     [[2.0, 2.0, 2.0]]
     """
+    same_dtype("linear", input, weight)
     in_features = weight.shape[-1]
     if input.ndim == 0 or input.shape[-1] != in_features:
         actual = input.shape[-1] if input.ndim else "a 0-d input"
-        raise ValueError(f"linear: expected input with {in_features} features in its last "
+        raise ShapeError(f"linear: expected input with {in_features} features in its last "
                          f"dimension, got {actual} (input shape {input.shape}, weight shape "
                          f"{weight.shape})")
     if bias is None:

@@ -16,6 +16,8 @@ from ... import cuda
 from ...autograd.function import Function
 from ...kernels import xent
 from ...ops import elementwise as ew
+from ...ops._util import lift
+from ...ops.errors import check_floating, public_op
 from ...tensor import Tensor
 from ._util import differentiating
 from .activation import Softmax, _upcast, log_softmax
@@ -131,9 +133,11 @@ def _reduce(loss, reduction):
 
 
 def _as_tensor(value, like):
+    """``value`` (a Tensor, or numbers a NumPy array can hold) as a Tensor beside ``like``;
+    anything else (None, strings, ragged lists) is a TypeError the op boundary names."""
     if isinstance(value, Tensor):
         return value
-    return like._like(like._backend.xp.asarray(value))
+    return lift(value, like, "argument")
 
 
 def _rows_and_targets(name, input, target):
@@ -175,6 +179,7 @@ def _class_weight(name, weight, n_classes, like):
     return weight.data
 
 
+@public_op
 def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0):
     """Cross-entropy between logits ``input`` (N, C, d1, ...) and class indices ``target``
@@ -191,6 +196,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     _check_reduction(name, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    check_floating(name, input)
     target = _as_tensor(target, input)
     if target.dtype.kind == "f" and target.shape == input.shape:
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
@@ -239,6 +245,7 @@ def _soft_cross_entropy(input, target, weight, reduction, smoothing):
     return _reduce(-(logp * target).sum(1 if input.ndim > 1 else 0), reduction)
 
 
+@public_op
 def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` (N, C, d1, ...) at class
     indices ``target`` (N, d1, ...); ``mean`` divides by the summed target weights.
@@ -278,6 +285,7 @@ def _pointwise_target(name, input, target):
     return target
 
 
+@public_op
 def mse_loss(input, target, *, reduction="mean"):
     """Mean squared error.
 
@@ -291,6 +299,7 @@ def mse_loss(input, target, *, reduction="mean"):
     return _reduce(diff * diff, reduction)
 
 
+@public_op
 def l1_loss(input, target, *, reduction="mean"):
     """Mean absolute error (subgradient 0 where input == target, as in PyTorch).
 
@@ -303,6 +312,7 @@ def l1_loss(input, target, *, reduction="mean"):
     return _reduce((input - _pointwise_target("l1_loss", input, target)).abs(), reduction)
 
 
+@public_op
 def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean",
                                      pos_weight=None):
     """Binary cross-entropy of logits, in the stable form
@@ -331,6 +341,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     return _reduce(loss, reduction)
 
 
+@public_op
 def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = input - target
     (the L1 loss when ``beta`` is 0).
@@ -352,6 +363,7 @@ def smooth_l1_loss(input, target, *, reduction="mean", beta=1.0):
                    reduction)
 
 
+@public_op
 def huber_loss(input, target, *, reduction="mean", delta=1.0):
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta): ``delta`` times
     ``smooth_l1_loss`` with ``beta = delta``.
@@ -372,6 +384,7 @@ def huber_loss(input, target, *, reduction="mean", delta=1.0):
                    reduction)
 
 
+@public_op
 def kl_div(input, target, *, reduction="mean", log_target=False):
     """Pointwise KL divergence target * (log target - input) of log-probabilities ``input``
     (``target`` given as log-probabilities with ``log_target``); 0 where target is 0.
@@ -446,6 +459,7 @@ def _bce_partials(x, t):
     return d_x, d_t
 
 
+@public_op
 def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
     """Binary cross-entropy of probabilities ``input`` in [0, 1]; each log is clamped to at
     least -100, as in PyTorch. Prefer ``binary_cross_entropy_with_logits`` on logits.
@@ -474,6 +488,7 @@ def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
     return _reduce(loss, reduction)
 
 
+@public_op
 def cosine_embedding_loss(input1, input2, target, margin=0.0, *, reduction="mean"):
     """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1, over
     the last dimension of (N, D) or (D,) inputs (PyTorch's formula, eps 1e-12 on the

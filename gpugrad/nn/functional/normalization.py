@@ -9,6 +9,7 @@ import math
 from ... import cuda
 from ...autograd.function import Function
 from ...kernels import layernorm
+from ...ops.errors import check_floating, public_op
 from ._util import differentiating
 from .activation import _upcast
 
@@ -98,6 +99,7 @@ def _affine(out, weight, bias, shape):
     return out
 
 
+@public_op
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing ``normalized_shape`` dims, then scale and shift.
 
@@ -113,11 +115,13 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if k == 0 or input.ndim < k or input.shape[input.ndim - k:] != normalized_shape:
         raise ValueError(f"layer_norm: expected input with trailing shape {normalized_shape}, "
                          f"got input of shape {input.shape}")
+    check_floating("layer_norm", input)
     axes = tuple(range(input.ndim - k, input.ndim))
     out = Normalize.apply(input, axes=axes, eps=eps)
     return _affine(out, weight, bias, normalized_shape)
 
 
+@public_op
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """Normalise each channel (dim 1) with batch statistics while ``training`` (and update

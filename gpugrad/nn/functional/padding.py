@@ -1,5 +1,6 @@
 """``pad``: constant padding of the last dimensions, PyTorch's argument order."""
 from ...autograd.function import Function
+from ...ops.errors import public_op
 
 
 class Pad(Function):
@@ -23,6 +24,7 @@ def _inner(widths, shape):
     return tuple(slice(lo, size - hi) for (lo, hi), size in zip(widths, shape))
 
 
+@public_op
 def pad(input, pad, mode="constant", value=None):
     """Pad the last ``len(pad) // 2`` dims: ``pad = (left, right, top, bottom, ...)`` starts
     with the last dim, as in PyTorch. Only ``mode='constant'`` with non-negative sizes.

@@ -6,6 +6,7 @@ pads with -inf and sends each window's gradient to its first maximum, as PyTorch
 """
 import numpy as np
 
+from ...ops.errors import public_op
 from .conv import Unfold, _geometry, _out_size
 from .padding import pad
 
@@ -33,6 +34,7 @@ def _windows(input, geometry):
     return cols.reshape(n, c, geometry[0][0] * geometry[0][1], oh, ow)
 
 
+@public_op
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Maximum over each (dilated) kernel window; stride defaults to the kernel size.
@@ -55,6 +57,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return out.squeeze(0) if unbatched else out
 
 
+@public_op
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """Mean over each kernel window; zero padding counts unless ``count_include_pad=False``.
