@@ -51,7 +51,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     """
     dtype = as_dtype(dtype)
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if not isinstance(data, np.ndarray) and hasattr(data, "__cuda_array_interface__"):
         t = Tensor(data.astype(dtype or data.dtype, copy=True))
         t = t if device is None else t.to(device)

@@ -38,7 +38,7 @@ def _prepare(inputs):
     out = []
     for t in inputs:
         if isinstance(t, Tensor) and t.requires_grad:
-            t = t._like(t.data.astype(np.float64)).requires_grad_(True)
+            t = t._like(t._data.astype(np.float64)).requires_grad_(True)
         out.append(t)
     return out
 
@@ -52,7 +52,7 @@ def _numeric_jvp(fn, inputs, directions, eps):
     def shifted(sign):
         # Shifted inputs keep requires_grad: fn may itself differentiate (double backward).
         moved = [t if u is None else
-                 t._like(t.data + t._backend.xp.asarray(sign * eps * u)).requires_grad_(True)
+                 t._like(t._data + t._backend.xp.asarray(sign * eps * u)).requires_grad_(True)
                  for t, u in zip(inputs, directions)]
         return [o._host().astype(np.float64).ravel() for o in _outputs(fn, moved)]
     plus, minus = shifted(1.0), shifted(-1.0)
@@ -64,16 +64,16 @@ def _analytic_vjp(fn, inputs, diff, cotangents):
     outs = _outputs(fn, inputs)
     pieces, start = [], 0
     for o in outs:
-        n = o.data.size
+        n = o._data.size
         piece = cotangents[start:start + n].reshape(o.shape).astype(o.dtype)
         pieces.append(o._like(o._backend.xp.asarray(piece)))
         start += n
     used = [(o, g) for o, g in zip(outs, pieces) if o.requires_grad]
     if not used:
-        return [np.zeros(inputs[i].data.size) for i in diff]
+        return [np.zeros(inputs[i]._data.size) for i in diff]
     grads = _grad([o for o, _ in used], [inputs[i] for i in diff], [g for _, g in used],
                   allow_unused=True)
-    return [np.zeros(inputs[i].data.size) if g is None else g._host().ravel()
+    return [np.zeros(inputs[i]._data.size) if g is None else g._host().ravel()
             for i, g in zip(diff, grads)]
 
 
@@ -102,8 +102,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, max_entries=4096, dire
     diff = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not diff:
         raise ValueError("gradcheck: no input requires grad")
-    n_out = sum(o.data.size for o in _outputs(fn, inputs))
-    n_in = sum(inputs[i].data.size for i in diff)
+    n_out = sum(o._data.size for o in _outputs(fn, inputs))
+    n_in = sum(inputs[i]._data.size for i in diff)
     if n_out * n_in <= max_entries:
         _check_full(fn, inputs, diff, n_out, eps, atol, rtol)
     else:
@@ -115,7 +115,7 @@ def _check_full(fn, inputs, diff, n_out, eps, atol, rtol):
     """Column j of the Jacobian numerically, row i analytically; compare every entry."""
     rows = [_analytic_vjp(fn, inputs, diff, np.eye(n_out)[i]) for i in range(n_out)]
     for k, i in enumerate(diff):
-        size = inputs[i].data.size
+        size = inputs[i]._data.size
         analytic = np.array([r[k] for r in rows]).reshape(n_out, size)
         numeric = np.empty((n_out, size))
         for j in range(size):

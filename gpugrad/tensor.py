@@ -1,7 +1,8 @@
 """``Tensor``: an array on a device, plus what reverse-mode autodiff needs.
 
-The array lives in ``.data`` (a NumPy or CuPy array); ``.grad_fn`` is the node that made it
-(None for leaves); ``.grad`` collects gradients on leaves that require them. Every method
+The array lives in ``._data`` (a NumPy or CuPy array, public as ``.array``); ``.grad_fn`` is
+the node that made it (None for leaves); ``.grad`` collects gradients on leaves that require
+them. Every method
 that computes something goes through an op in ``gpugrad.ops``, so it is recorded in the
 graph and differentiable.
 """
@@ -36,7 +37,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False):
         backend, device = _backend_of_array(data)
-        self.data = data
+        self._data = data
         self._backend = backend
         self._device = device
         if requires_grad:
@@ -45,7 +46,7 @@ class Tensor:
     @classmethod
     def _wrap(cls, data, backend, device):
         t = object.__new__(Tensor)
-        t.data = data
+        t._data = data
         t._backend = backend
         t._device = device
         return t
@@ -62,7 +63,7 @@ class Tensor:
         >>> gg.zeros(2, 3).shape
         (2, 3)
         """
-        return tuple(self.data.shape)
+        return tuple(self._data.shape)
 
     @property
     def dtype(self):
@@ -73,7 +74,7 @@ class Tensor:
         >>> gg.tensor([1]).dtype == gg.int64
         True
         """
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self):
@@ -82,7 +83,7 @@ class Tensor:
         >>> gg.zeros(2, 3).ndim
         2
         """
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def device(self):
@@ -128,7 +129,7 @@ class Tensor:
         >>> gg.zeros(2, 3).dim()
         2
         """
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self):
         """The number of elements.
@@ -136,12 +137,12 @@ class Tensor:
         >>> gg.zeros(2, 3).numel()
         6
         """
-        return int(self.data.size)
+        return int(self._data.size)
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __hash__(self):
         return id(self)
@@ -161,7 +162,7 @@ class Tensor:
 
     # ---- conversion -----------------------------------------------------------------
     def _host(self):
-        return self._backend.to_host(self.data)
+        return self._backend.to_host(self._data)
 
     def numpy(self):
         """The values as a NumPy array (shared memory on the CPU).
@@ -175,7 +176,7 @@ class Tensor:
         if self._device is not CPU:
             raise TypeError(f"can't convert a tensor on {self._device} to NumPy; "
                             "call .cpu() first to copy it to host memory")
-        return self.data
+        return self._data
 
     def item(self):
         """The value of a one-element tensor as a Python number.
@@ -183,8 +184,8 @@ class Tensor:
         >>> gg.tensor([[2.5]]).item()
         2.5
         """
-        if self.data.size != 1:
-            raise ValueError(f"item(): tensor with {self.data.size} elements cannot be "
+        if self._data.size != 1:
+            raise ValueError(f"item(): tensor with {self._data.size} elements cannot be "
                              "converted to a Python scalar")
         return self._host().reshape(()).item()
 
@@ -197,26 +198,33 @@ class Tensor:
         return self._host().tolist()
 
     def __array__(self, dtype=None, copy=None):
+        # NumPy 2 passes copy=True for np.array(t) and None for np.asarray(t): only the
+        # latter may share memory, as with PyTorch's CPU tensors.
         if self._device is not CPU:
             raise TypeError(f"can't convert a tensor on {self._device} to NumPy; "
                             "call .cpu() first")
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        if copy:
+            return self._data.astype(dtype or self._data.dtype, copy=True)
+        if copy is False and dtype is not None and np.dtype(dtype) != self._data.dtype:
+            raise ValueError(f"__array__: converting {self._data.dtype} to {np.dtype(dtype)} "
+                             "needs a copy, and copy=False was asked for")
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def __dlpack__(self, **kwargs):
-        return self.data.__dlpack__(**kwargs)
+        return self._data.__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
-        return self.data.__dlpack_device__()
+        return self._data.__dlpack_device__()
 
     @property
     def __cuda_array_interface__(self):
         if self._device is CPU:
             raise AttributeError("__cuda_array_interface__ exists only for GPU tensors")
-        return self.data.__cuda_array_interface__
+        return self._data.__cuda_array_interface__
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"bool() of a tensor with {self.data.size} elements is "
+        if self._data.size != 1:
+            raise RuntimeError(f"bool() of a tensor with {self._data.size} elements is "
                                "ambiguous; use .any() or .all()")
         return bool(self.item())
 
@@ -227,7 +235,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.dtype.kind not in "iub" or self.data.size != 1:
+        if self.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of one element can be used as an index")
         return int(self.item())
 
@@ -401,11 +409,54 @@ class Tensor:
         so that in-place updates of one ``.grad`` (clipping, say) stay local."""
         if self.grad is None:
             if isinstance(grad, Tensor) and not state.grad_enabled:
-                if shared or not _owns(grad.data):
-                    grad = grad._like(grad.data.copy())
+                if shared or not _owns(grad._data):
+                    grad = grad._like(grad._data.copy())
             self.grad = grad
         else:
             self.grad = self.grad + grad
+
+    @property
+    def data(self):
+        """The values as a new tensor cut from the graph that shares this one's memory
+        (PyTorch's ``.data``): in-place writes through it (``p.data.normal_(0, 0.02)``,
+        ``p.data -= lr * p.grad``) change this tensor and are not recorded by autograd.
+        ``p.data = t`` makes ``p`` share ``t``'s values (same shape, dtype and device). New
+        code should prefer ``detach()`` and ``no_grad()``; the backend array itself is
+        ``.array``.
+
+        Unlike PyTorch, such writes count as in-place changes of ``self``: a backward that
+        needs the old values raises instead of silently using the new ones, and
+        DataParallel replicas see the change.
+
+        >>> w = gg.zeros(3, requires_grad=True)
+        >>> w.data.fill_(2.0)
+        tensor([2., 2., 2.])
+        >>> w.data.requires_grad, w
+        (False, tensor([2., 2., 2.], requires_grad=True))
+        """
+        return self.detach()
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor to assign, not {type(value).__name__}")
+        if (value.shape, value.dtype) != (self.shape, self.dtype):
+            raise RuntimeError(f"data: cannot assign a {value.dtype} tensor of shape "
+                               f"{value.shape} to a {self.dtype} tensor of shape {self.shape}")
+        if value._device is not self._device:
+            raise RuntimeError(f"data: cannot assign a tensor on {value._device} to a tensor "
+                               f"on {self._device}")
+        self._data = value._data
+
+    @property
+    def array(self):
+        """The backend array holding the values, shared, not copied: a NumPy array on the
+        CPU, a CuPy array on a GPU. Writing into it bypasses autograd.
+
+        >>> type(gg.zeros(2).array).__name__
+        'ndarray'
+        """
+        return self._data
 
     def detach(self):
         """A tensor sharing this one's data, cut from the graph.
@@ -415,7 +466,7 @@ class Tensor:
         >>> y.requires_grad, y.grad_fn is None
         (False, True)
         """
-        out = Tensor._wrap(self.data, self._backend, self._device)
+        out = Tensor._wrap(self._data, self._backend, self._device)
         out._version = self._version_counter()
         return out
 
@@ -458,7 +509,7 @@ class Tensor:
 
     def _alias(self):
         """A graph-less tensor sharing data and version counter (how outputs are saved)."""
-        out = Tensor._wrap(self.data, self._backend, self._device)
+        out = Tensor._wrap(self._data, self._backend, self._device)
         out._version = self._version_counter()
         return out
 
@@ -474,7 +525,7 @@ class Tensor:
 
     # ---- arithmetic -----------------------------------------------------------------
     def __add__(self, other):
-        if other.__class__ is Tensor and other.data.dtype is self.data.dtype:
+        if other.__class__ is Tensor and other._data.dtype is self._data.dtype:
             return _ew.Add.apply(self, other)  # skips the lifting and promotion layer
         if isinstance(other, RowSparseGrad):
             return NotImplemented  # its __radd__ knows how to add itself to a dense tensor
@@ -490,7 +541,7 @@ class Tensor:
         return _ew.sub(other, self)
 
     def __mul__(self, other):
-        if other.__class__ is Tensor and other.data.dtype is self.data.dtype:
+        if other.__class__ is Tensor and other._data.dtype is self._data.dtype:
             return _ew.Mul.apply(self, other)  # skips the lifting and promotion layer
         return _ew.mul(self, other)
 
@@ -1172,21 +1223,22 @@ class Tensor:
         return _shape.reshape(self, _shape_arg(shape))
 
     def view(self, *shape):
-        """Same as ``reshape``: unlike PyTorch's ``view`` it also works on a transposed tensor.
+        """The same memory seen with another shape, never a copy (PyTorch's rule: where the
+        strides do not allow it, an error says to use ``reshape``).
 
         >>> gg.arange(4).view(2, 2)
         tensor([[0, 1],
                 [2, 3]])
         """
-        return _shape.reshape(self, _shape_arg(shape))
+        return _shape.view(self, _shape_arg(shape))
 
     def view_as(self, other):
-        """Reshape to ``other``'s shape.
+        """``view`` with ``other``'s shape.
 
         >>> gg.arange(4).view_as(gg.zeros(2, 2)).shape
         (2, 2)
         """
-        return _shape.reshape(self, _tensor_arg("view_as", other).shape)
+        return _shape.view(self, _tensor_arg("view_as", other).shape)
 
     def flatten(self, start_dim=0, end_dim=-1):
         """Merge dimensions ``start_dim`` to ``end_dim`` into one.
@@ -1273,13 +1325,25 @@ class Tensor:
         return _shape.expand(self, _tensor_arg("expand_as", other).shape)
 
     def contiguous(self):
-        """Returns ``self``: every op accepts any memory layout, so no copy is needed.
+        """``self`` if its memory is in row-major order, else a row-major copy that stays in
+        the graph, so that ``x.transpose(1, 2).contiguous().view(b, t, c)`` works as in
+        PyTorch.
 
         >>> x = gg.zeros(2, 3)
-        >>> x.contiguous() is x
-        True
+        >>> x.contiguous() is x, x.T.contiguous().is_contiguous()
+        (True, True)
         """
-        return self
+        if self._data.flags.c_contiguous:
+            return self
+        return _shape.clone(self)
+
+    def is_contiguous(self):
+        """Whether the memory is in row-major (C) order, the layout ``view`` needs least.
+
+        >>> gg.zeros(2, 3).is_contiguous(), gg.zeros(2, 3).T.is_contiguous()
+        (True, False)
+        """
+        return bool(self._data.flags.c_contiguous)
 
     def split(self, split_size_or_sections, dim=0):
         """Split into pieces of ``split_size_or_sections`` (an int, or a list of sizes) along
@@ -1396,6 +1460,26 @@ class Tensor:
         tensor([7., 7.])
         """
         return _inplace.fill_(self, value)
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill with samples of N(mean, std^2) in place (gpugrad's generator); returns
+        ``self``. Used as ``p.data.normal_(0, 0.02)`` in PyTorch model code.
+
+        >>> _ = gg.manual_seed(0)
+        >>> gg.zeros(2000).normal_(1.0, 0.5).std().item() > 0.45
+        True
+        """
+        from .nn import init
+        return init.normal_(self, mean, std)
+
+    def uniform_(self, a=0.0, b=1.0):
+        """Fill with samples of U(a, b) in place (gpugrad's generator); returns ``self``.
+
+        >>> bool((gg.zeros(100).uniform_(-1, 1).abs() <= 1).all())
+        True
+        """
+        from .nn import init
+        return init.uniform_(self, a, b)
 
     def copy_(self, src):
         """Copy ``src``'s values (broadcast, cast to this dtype) into ``self``; returns ``self``.

@@ -248,7 +248,7 @@ def test_ops_run_on_the_tensors_gpu():
     y = (x * 2).exp().sum()
     y.backward()
     assert y.device == "cuda:1" and x.grad.device == "cuda:1"
-    assert x.grad.data.device.id == 1
+    assert x.grad.array.device.id == 1
 
 
 def test_leaf_gradient_ownership_check_accepts_cupy_style_flags():

@@ -197,9 +197,9 @@ def test_zero_grad():
     opt = gg.optim.SGD([a, b])
     a.grad = gg.ones_like(a)
     b.grad = gg.ones_like(b)
-    grad_array = a.grad.data
+    grad_array = a.grad.array
     opt.zero_grad(set_to_none=False)
-    assert a.grad.data is grad_array and not grad_array.any() and not b.grad.data.any()
+    assert a.grad.array is grad_array and not grad_array.any() and not b.grad.array.any()
     opt.zero_grad()
     assert a.grad is None and b.grad is None
 

@@ -14,7 +14,7 @@ def _seed_grads(outputs, grad_outputs):
             raise RuntimeError("element of the outputs does not require grad and has no "
                                "grad_fn: nothing to differentiate")
         if g is None:
-            if out.data.size != 1:
+            if out._data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs "
                                    f"(got shape {out.shape}); pass gradient=")
             g = out._like(out._backend.xp.ones(out.shape, dtype=out.dtype))

@@ -64,7 +64,7 @@ def _call_backward(node, grad, check):
     if check:
         for g in grads:
             if g is not None:
-                anomaly.check_finite(backend.xp, getattr(g, "data", None), "backward", node)
+                anomaly.check_finite(backend.xp, getattr(g, "_data", None), "backward", node)
     return grads
 
 
@@ -83,7 +83,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
         captured = {(t.grad_fn if t.grad_fn is not None else t): None for t in inputs}
     ready = [(r, grads.pop(r)) for r in dict.fromkeys(roots) if deps.get(r, 0) == 0]
     # ids of gradient arrays already handed out, so no two .grad share one array
-    given = {id(getattr(g, "data", g)) for g in root_grads}
+    given = {id(getattr(g, "_data", g)) for g in root_grads}
     check = state.anomaly
     with set_grad_enabled(create_graph):
         while ready:
@@ -106,7 +106,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
             for nxt, g, shape in zip(node.next, in_grads, node.input_shapes):
                 if nxt is None:
                     continue
-                if g is not None and g.data.shape != shape:
+                if g is not None and g._data.shape != shape:
                     g = g.sum_to_size(shape)  # the input was broadcast
                 left = deps[nxt] - 1
                 if left:
@@ -134,6 +134,6 @@ def _finish_leaf(leaf, grad, captured, given):
         if leaf in captured:
             captured[leaf] = grad
         return
-    key = id(getattr(grad, "data", grad))
+    key = id(getattr(grad, "_data", grad))
     leaf._accumulate_grad(grad, shared=key in given)
     given.add(key)

@@ -68,7 +68,7 @@ class Function:
                                        f"device, found {device} and {t._device}")
                 if t.requires_grad:
                     record = True
-                arrays.append(t.data)
+                arrays.append(t._data)
         except AttributeError:
             raise _input_error(cls, inputs) from None
         ctx = object.__new__(cls)
@@ -85,7 +85,7 @@ class Function:
         if out.__class__ is not backend.array_type:
             out = backend.xp.asarray(out)  # NumPy turns 0-d results into scalars
         result = object.__new__(Tensor)  # Tensor._wrap, inlined: this is the hot path
-        result.data = out
+        result._data = out
         result._backend = backend
         result._device = device
         mode = state
@@ -119,7 +119,7 @@ class Function:
                 versions.append(t._version[0])
             if self.saves_output:
                 alias = object.__new__(Tensor)  # result._alias(), inlined
-                alias.data = result.data
+                alias._data = result._data
                 alias._backend = result._backend
                 alias._device = result._device
                 alias._version = result._version = [0]

@@ -101,7 +101,7 @@ class Reducer:
         if grad is None:
             slot.fill(0)
         else:
-            pack([grad.data], slot, scale=self.weight)
+            pack([grad._data], slot, scale=self.weight)
             self.had_grad[pos] = 1.0
         self.filled[pos] = True
         self.pending[b] -= 1
@@ -154,7 +154,7 @@ class Reducer:
                 grad = _reusable(p)
                 if grad is None:
                     grad = gg.empty(p.shape, dtype=p.dtype, device=p.device)
-                unpack(self.flats[b][offset:offset + p.numel()], [grad.data], scale=scale)
+                unpack(self.flats[b][offset:offset + p.numel()], [grad._data], scale=scale)
                 p.grad = grad
 
 
@@ -165,7 +165,7 @@ def _reusable(p):
     grad = p.grad
     if not isinstance(grad, gg.Tensor) or grad.dtype != p.dtype or grad.shape != p.shape:
         return None
-    flags = grad.data.flags
+    flags = grad._data.flags
     writeable = getattr(flags, "writeable", True)  # CuPy arrays have no such flag
     return grad if flags.c_contiguous and writeable else None
 
@@ -216,7 +216,7 @@ class NcclTransport:
         self.host = MpiTransport(comm, MPI)
 
     def empty(self, n, dtype):
-        return gg.empty(n, dtype=dtype, device=self.device).data
+        return gg.empty(n, dtype=dtype, device=self.device)._data
 
     def launch(self, flat):
         self._cuda.wait_for_current(self.stream)

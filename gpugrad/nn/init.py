@@ -1,7 +1,7 @@
 """Parameter initialisation, in place, with PyTorch's names, gains and fan conventions.
 
 Every draw comes from the generator of the tensor's backend (seeded by ``gg.manual_seed``),
-so initialisation is reproducible. Functions write ``tensor.data`` directly: initialising a
+so initialisation is reproducible. Functions write ``tensor._data`` directly: initialising a
 parameter is not part of any graph.
 """
 import math
@@ -44,7 +44,7 @@ def _draw(tensor, sample):
     dtype = np.float64 if tensor.dtype == np.float64 else np.float32
     with tensor._backend.device_context(tensor.device):
         values = sample(gen, dtype)
-        tensor.data[...] = values
+        tensor._data[...] = values
     tensor._bump_version()
     return tensor
 
@@ -77,7 +77,7 @@ def constant_(tensor, val):
     >>> gg.nn.init.constant_(gg.empty(2), 0.5).tolist()
     [0.5, 0.5]
     """
-    tensor.data[...] = val
+    tensor._data[...] = val
     tensor._bump_version()
     return tensor
 
@@ -276,7 +276,7 @@ def orthogonal_(tensor, gain=1.0):
     if rows < cols:
         q = q.T
     with tensor._backend.device_context(tensor.device):
-        tensor.data[...] = tensor._backend.xp.asarray(gain * q.reshape(tensor.shape))
+        tensor._data[...] = tensor._backend.xp.asarray(gain * q.reshape(tensor.shape))
     tensor._bump_version()
     return tensor
 
@@ -291,7 +291,7 @@ def eye_(tensor):
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     with tensor._backend.device_context(tensor.device):
-        tensor.data[...] = tensor._backend.xp.eye(*tensor.shape)
+        tensor._data[...] = tensor._backend.xp.eye(*tensor.shape)
     tensor._bump_version()
     return tensor
 
@@ -311,10 +311,10 @@ def dirac_(tensor, groups=1):
     if rem:
         raise ValueError("dim 0 must be divisible by groups")
     centre = tuple(size // 2 for size in tensor.shape[2:])
-    tensor.data[...] = 0
+    tensor._data[...] = 0
     for g in range(groups):
         for d in range(min(out_per_group, tensor.shape[1])):
-            tensor.data[(g * out_per_group + d, d) + centre] = 1
+            tensor._data[(g * out_per_group + d, d) + centre] = 1
     tensor._bump_version()
     return tensor
 

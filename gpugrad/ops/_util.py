@@ -22,7 +22,7 @@ def lift(value, like, name="op"):
         raise not_a_tensor(op_name(name), like)
     xp = like._backend.xp
     if isinstance(value, (bool, int, float)):
-        dtype = _scalar_dtype(value, like.data.dtype)
+        dtype = _scalar_dtype(value, like._data.dtype)
         if like._device is CPU:
             return Tensor._wrap(_cpu_scalar(value, dtype), like._backend, CPU)
         arr = xp.asarray(value, dtype=dtype)
@@ -82,7 +82,7 @@ def operands(a, b, name="op"):
         a = lift(a, b, name)
     elif not isinstance(b, Tensor):
         b = lift(b, a, name)
-    if a.data.dtype is not b.data.dtype:
+    if a._data.dtype is not b._data.dtype:
         a, b = _promote(a, b)
     return a, b
 

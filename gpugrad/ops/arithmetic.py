@@ -158,14 +158,14 @@ class FloorDivide(Function):
 
     @staticmethod
     def backward(ctx, g):
-        zero = g._like(g._backend.xp.zeros_like(g.data))
+        zero = g._like(g._backend.xp.zeros_like(g._data))
         need_a, need_b = ctx.needs_input_grad
         return (zero if need_a else None), (zero if need_b else None)
 
     @staticmethod
     def jvp(ctx, ta, tb):
         out = ctx.output
-        return out._like(out._backend.xp.zeros_like(out.data))
+        return out._like(out._backend.xp.zeros_like(out._data))
 
 
 class Remainder(Function):
@@ -198,7 +198,7 @@ class Fmod(Remainder):
 
 def _quotient(ctx, a, b):
     """The rounded quotient: a constant of the graph, as its own gradient is zero a.e."""
-    return a._like(getattr(a._backend.xp, ctx.rounding)(a.data / b.data))
+    return a._like(getattr(a._backend.xp, ctx.rounding)(a._data / b._data))
 
 
 def _base_derivative(a, b):
@@ -250,7 +250,7 @@ def div(a, b):
     tensor([3.5])
     """
     a, b = operands(a, b, "div")
-    if a.data.dtype.kind != "f":
+    if a._data.dtype.kind != "f":
         a, b = a.to(dtype=default_float), b.to(dtype=default_float)
     return Div.apply(a, b)
 
@@ -291,7 +291,7 @@ def floor_divide(a, b):
     [3, -4]
     """
     a, b = operands(a, b, "floor_divide")
-    if a.data.dtype.kind == "b":
+    if a._data.dtype.kind == "b":
         raise DTypeError("floor_divide: not implemented for bool tensors")
     _check_divisor("floor_divide", b)
     return FloorDivide.apply(a, b)
@@ -306,7 +306,7 @@ def remainder(a, b):
     [2, 1]
     """
     a, b = operands(a, b, "remainder")
-    if a.data.dtype.kind == "b":
+    if a._data.dtype.kind == "b":
         raise DTypeError("remainder: not implemented for bool tensors")
     _check_divisor("remainder", b)
     return Remainder.apply(a, b)
@@ -321,7 +321,7 @@ def fmod(a, b):
     [2.0, -2.0]
     """
     a, b = operands(a, b, "fmod")
-    if a.data.dtype.kind == "b":
+    if a._data.dtype.kind == "b":
         raise DTypeError("fmod: not implemented for bool tensors")
     _check_divisor("fmod", b)
     return Fmod.apply(a, b)
@@ -330,6 +330,6 @@ def fmod(a, b):
 def _check_divisor(name, b):
     """Integers have no result for division by zero: PyTorch raises where NumPy gives 0.
     (Floats give inf or nan, as IEEE says.) One host sync, for integer divisors only."""
-    if b.data.dtype.kind in "iu" and not b.data.all():
+    if b._data.dtype.kind in "iu" and not b._data.all():
         raise IntegerDivisionByZero(f"{name}: integer division by zero (divisor of shape "
                                     f"{b.shape} holds a 0)")

@@ -13,14 +13,14 @@ def _compare(name, a, b):
         raise RuntimeError(f"{name}: expected all tensors on one device, found {a._device} "
                            f"and {b._device}")
     try:
-        out = getattr(a._backend.xp, name)(a.data, b.data)
+        out = getattr(a._backend.xp, name)(a._data, b._data)
     except ValueError as err:
         raise ValueError(f"{name}: {err} (input shapes {a.shape}, {b.shape})") from None
     return a._like(a._backend.xp.asarray(out))
 
 
 def _unary(name, a):
-    return a._like(a._backend.xp.asarray(getattr(a._backend.xp, name)(a.data)))
+    return a._like(a._backend.xp.asarray(getattr(a._backend.xp, name)(a._data)))
 
 
 @public_op
@@ -151,7 +151,7 @@ def sign(a):
     tensor([-1.,  0.,  1.])
     """
     if a.dtype.kind == "b":
-        return a._like(a.data.copy())  # NumPy has no bool sign; PyTorch's is the identity
+        return a._like(a._data.copy())  # NumPy has no bool sign; PyTorch's is the identity
     return _unary("sign", a)
 
 

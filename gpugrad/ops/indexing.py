@@ -113,7 +113,7 @@ def _convert(part, like):
         if part._device is not like._device:
             raise RuntimeError(f"index: index on {part._device} for a tensor on "
                                f"{like._device}")
-        return part.data
+        return part._data
     if isinstance(part, (list, np.ndarray)):
         arr = like._backend.xp.asarray(part)
         if arr.size == 0 and isinstance(part, list):
@@ -180,15 +180,15 @@ def setitem(a, index, value):
     if isinstance(value, Tensor):
         if value._device is not a._device:
             raise RuntimeError(f"setitem: value on {value._device}, tensor on {a._device}")
-        value = value.data
+        value = value._data
     split = _ints_first(index)
     try:
         if split is not None:
             # Python ints keep the first part basic, so it is a view to write through.
             first = tuple(int(p) if _is_int(p) else p for p in split[0])
-            a.data[first][split[1]] = value
+            a._data[first][split[1]] = value
         else:
-            a.data[index] = value
+            a._data[index] = value
     except IndexError as err:
         raise IndexError(f"setitem: {err} (tensor of shape {a.shape})") from None
     except ValueError as err:
@@ -216,7 +216,7 @@ def _index_array(name, a, index, ndim):
         raise RuntimeError(f"{name}: index on {index._device} for a tensor on {a._device}")
     if index.ndim != ndim:
         raise ValueError(f"{name}: index has {index.ndim} dims, expected {ndim}")
-    return index.data
+    return index._data
 
 
 def _check_range(name, idx, size, dim):

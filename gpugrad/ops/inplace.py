@@ -21,7 +21,7 @@ def _write(t, out, name):
     if forward:
         _check_forward(t, name)
     try:
-        xp.copyto(t.data, out.data, casting="same_kind")
+        xp.copyto(t._data, out._data, casting="same_kind")
     except TypeError:
         raise TypeError(f"{name}: result type {out.dtype} can't be cast to the in-place "
                         f"tensor's type {t.dtype}") from None
@@ -52,7 +52,7 @@ def apply_(t, fn, *args):
             isinstance(a, Tensor) and a.requires_grad for a in args)):
         # The op may save its input for backward, and t is about to be overwritten:
         # it computes from a snapshot holding t's current values and history.
-        src = t._like(t.data.copy())
+        src = t._like(t._data.copy())
         src.grad_fn, src.requires_grad = t.grad_fn, t.requires_grad
         src._tangent = t._tangent
     _write(t, fn(src, *args), name)
@@ -67,7 +67,7 @@ def fill_(t, value):
     if state.forward_levels and has_tangent(t):
         _check_forward(t, "fill_")
         t._tangent = None  # a constant now
-    t.data.fill(value)
+    t._data.fill(value)
     t._bump_version()
     return t
 
@@ -84,7 +84,7 @@ def copy_(t, src):
         _write(t, src.expand(t.shape).to(dtype=t.dtype), "copy_")
         return t
     try:
-        t._backend.xp.copyto(t.data, src.data, casting="unsafe")
+        t._backend.xp.copyto(t._data, src._data, casting="unsafe")
     except ValueError as err:
         raise ValueError(f"copy_: {err} (shapes {src.shape} into {t.shape})") from None
     t._bump_version()

@@ -163,8 +163,8 @@ class Amin(Amax):
 
 def _tie_share(ctx, a, out, dtype):
     """Each input's share of the max: 1 / (number of ties) at the maxima, 0 elsewhere."""
-    kept = out.data if ctx.keepdim else out.data.reshape(keepdim_shape(a.shape, ctx.axes))
-    hit = a.data == kept
+    kept = out._data if ctx.keepdim else out._data.reshape(keepdim_shape(a.shape, ctx.axes))
+    hit = a._data == kept
     share = hit / hit.sum(axis=ctx.axes, keepdims=True)
     return a._like(share.astype(dtype, copy=False))
 
@@ -360,7 +360,7 @@ def _max_min(a, dim, keepdim, whole, along):
     values = along.apply(a, axis=axis, keepdim=keepdim)
     index = values.grad_fn.index if values.grad_fn is not None else None
     if index is None:
-        index = getattr(a._backend.xp, along.reduce)(a.data, axis=axis)
+        index = getattr(a._backend.xp, along.reduce)(a._data, axis=axis)
         index = index if not keepdim else a._backend.xp.expand_dims(index, axis)
     elif not keepdim:
         index = a._backend.xp.squeeze(index, axis)
@@ -413,11 +413,11 @@ def _arg(name, a, dim, keepdim):
     if dim is None or a.ndim == 0:
         if dim is not None:
             norm_dim(dim, 0)  # a 0-d tensor takes dim 0 or -1
-        out = getattr(xp, name)(a.data)
+        out = getattr(xp, name)(a._data)
         if keepdim:
             out = out.reshape((1,) * a.ndim)
     else:
-        out = getattr(xp, name)(a.data, axis=norm_dim(dim, a.ndim), keepdims=keepdim)
+        out = getattr(xp, name)(a._data, axis=norm_dim(dim, a.ndim), keepdims=keepdim)
     return a._like(xp.asarray(out, dtype=xp.int64))
 
 
@@ -453,7 +453,7 @@ def any(a, dim=None, keepdim=False):
     tensor([ True, False])
     """
     xp = a._backend.xp
-    return a._like(xp.asarray(xp.any(a.data, axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
+    return a._like(xp.asarray(xp.any(a._data, axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
 
 
 @public_op
@@ -466,7 +466,7 @@ def all(a, dim=None, keepdim=False):
     tensor(True)
     """
     xp = a._backend.xp
-    return a._like(xp.asarray(xp.all(a.data, axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
+    return a._like(xp.asarray(xp.all(a._data, axis=norm_dims(dim, a.ndim), keepdims=keepdim)))
 
 
 @public_op
@@ -510,4 +510,4 @@ def count_nonzero(a, dim=None):
     """
     xp = a._backend.xp
     axis = None if dim is None else norm_dims(dim, a.ndim)
-    return a._like(xp.asarray(xp.count_nonzero(a.data, axis=axis), dtype=xp.int64))
+    return a._like(xp.asarray(xp.count_nonzero(a._data, axis=axis), dtype=xp.int64))

@@ -38,7 +38,7 @@ class Cumprod(Function):
     def backward(ctx, g):
         a, out = ctx.saved_tensors
         axis = ctx.axis
-        if not a._backend.xp.any(a.data == 0):
+        if not a._backend.xp.any(a._data == 0):
             # d out_k / d a_i = out_k / a_i for every k >= i
             return reverse_cumsum(g * out, axis) / a
         # sum_k g_k d out_k / d a_i = prefix_i * sum_k M[i, k] g_k, without dividing
@@ -49,7 +49,7 @@ class Cumprod(Function):
     @staticmethod
     def jvp(ctx, t):
         (a,), axis = ctx.inputs, ctx.axis
-        if not a._backend.xp.any(a.data == 0):
+        if not a._backend.xp.any(a._data == 0):
             return ctx.output * Cumsum.apply(t / a, axis=axis)
         prefix, spans = _zero_safe_factors(a, axis)
         t_last = (t.transpose(axis, -1) * prefix).unsqueeze(-2)

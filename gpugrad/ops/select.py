@@ -29,9 +29,9 @@ class Clamp(Function):
 
 def _clamp_inside(ctx, a):
     """Where the derivative of clamp is 1: lo <= a <= hi (bounds included, as in PyTorch)."""
-    inside = a.data >= ctx.lo if ctx.lo is not None else True
+    inside = a._data >= ctx.lo if ctx.lo is not None else True
     if ctx.hi is not None:
-        inside = inside & (a.data <= ctx.hi)
+        inside = inside & (a._data <= ctx.hi)
     return a._like(inside)
 
 
@@ -72,7 +72,7 @@ class Minimum(Function):
 def _split_by_winner(ctx, g, pair):
     """Gradient of max(a, b): to the larger input; ties split it half and half (PyTorch)."""
     a, b = pair
-    wins = (a.data > b.data) + 0.5 * (a.data == b.data)
+    wins = (a._data > b._data) + 0.5 * (a._data == b._data)
     share = a._like(wins.astype(g.dtype, copy=False))
     need_a, need_b = ctx.needs_input_grad
     return (g * share if need_a else None), (g * (1 - share) if need_b else None)
@@ -83,7 +83,7 @@ def _tangent_by_winner(pair, ta, tb):
     the two at ties, matching how backward splits the gradient. ``pair`` is (a, b) for max,
     (b, a) for min."""
     a, b = pair
-    wins = (a.data > b.data) + 0.5 * (a.data == b.data)
+    wins = (a._data > b._data) + 0.5 * (a._data == b._data)
     dtype = (ta if ta is not None else tb).dtype
     share = a._like(wins.astype(dtype, copy=False))
     return add_tangents(ta * share if ta is not None else None,
@@ -124,7 +124,7 @@ def clamp(a, min=None, max=None):
     """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    if a.data.dtype.kind != "f" and (_is_float(min) or _is_float(max)):
+    if a._data.dtype.kind != "f" and (_is_float(min) or _is_float(max)):
         a = a.to(dtype=default_float)
     return Clamp.apply(a, lo=_bound(min, a), hi=_bound(max, a))
 
@@ -135,7 +135,7 @@ def _is_float(value):
 
 def _bound(value, like):
     if isinstance(value, Tensor):
-        return value.data.astype(like.dtype, copy=False)  # keeps NumPy from promoting
+        return value._data.astype(like.dtype, copy=False)  # keeps NumPy from promoting
     return value
 
 
@@ -176,7 +176,7 @@ def where(cond, a, b):
             cond = Tensor(np.asarray(cond))
         a = lift(a, cond)  # where(mask, 1.0, 0) is float32, as a Python float alone is
     a, b = operands(a, b)
-    cond_data = cond.data if isinstance(cond, Tensor) else a._backend.xp.asarray(cond)
+    cond_data = cond._data if isinstance(cond, Tensor) else a._backend.xp.asarray(cond)
     if cond_data.dtype.kind != "b":
         raise DTypeError(f"where: expected a bool condition, got {cond_data.dtype}")
     return Where.apply(a, b, cond=cond_data)

@@ -129,6 +129,58 @@ def reshape(a, shape):
 
 
 @public_op
+def view(a, shape):
+    """``reshape`` that never copies: the result shares ``a``'s memory, so in-place writes
+    through either reach both. Where ``a``'s strides do not allow the new shape (a
+    transposed tensor flattened, say) it raises as PyTorch does; use ``reshape`` there.
+
+    >>> x = gg.arange(6).reshape(2, 3)
+    >>> x.view(3, 2).shape
+    (3, 2)
+    >>> x.transpose(0, 1).view(6)
+    Traceback (most recent call last):
+    ...
+    gpugrad.ops.errors.ShapeError: view: the size and strides of the input (shape (3, 2)) are not compatible with shape (6,): at least one dimension spans two memory chunks; use .reshape(...) instead
+    """
+    shape = tuple(shape)
+    if a.shape == shape:
+        return a
+    out = reshape(a, shape)
+    itemsize = a._data.itemsize
+    strides = tuple(st // itemsize for st in a._data.strides)
+    if not _viewable(a.shape, strides, out.shape):
+        raise ShapeError(f"view: the size and strides of the input (shape {a.shape}) are not "
+                         f"compatible with shape {out.shape}: at least one dimension spans two "
+                         f"memory chunks; use .reshape(...) instead")
+    return out
+
+
+def _viewable(shape, strides, new_shape):
+    """Can ``new_shape`` index the memory of an array of ``shape`` and ``strides`` (in
+    elements) without a copy? Size-1 dims do not matter; the rest split into the shortest
+    runs of old and new dims with equal products, and each run of old dims must be one
+    contiguous chunk (every dim's stride the next one's stride times its size)."""
+    if 0 in shape:
+        return True
+    old = [(n, st) for n, st in zip(shape, strides) if n != 1]
+    new = [n for n in new_shape if n != 1]
+    i = k = 0
+    while i < len(old):
+        start = i
+        have, want = old[i][0], new[k]
+        i, k = i + 1, k + 1
+        while have != want:
+            if have < want:
+                have, i = have * old[i][0], i + 1
+            else:
+                want, k = want * new[k], k + 1
+        for m in range(start, i - 1):
+            if old[m][1] != old[m + 1][1] * old[m + 1][0]:
+                return False
+    return True
+
+
+@public_op
 def flatten(a, start_dim=0, end_dim=-1):
     """Merge dimensions ``start_dim`` .. ``end_dim`` into one (a 0-d tensor gives shape (1,)).
 
@@ -251,11 +303,11 @@ def clone(a):
 def to_device(a, device):
     """Copy ``a`` to ``device``; explicit, as the only way tensors change device."""
     if a._device is CPU:
-        data = backend_for(device).from_host(a.data, device)
+        data = backend_for(device).from_host(a._data, device)
     elif device is CPU:
-        data = a._backend.to_host(a.data)
+        data = a._backend.to_host(a._data)
     else:
-        data = a._backend.to_device(a.data, device)
+        data = a._backend.to_device(a._data, device)
     out = Tensor._wrap(data, backend_for(device), device)
     record = state.grad_enabled and a.requires_grad
     forward = state.forward_levels and a._tangent is not None
@@ -263,7 +315,7 @@ def to_device(a, device):
         node = ToDevice.__new__(ToDevice)
         node.source = a._device
         if record:
-            node._record((a,), (a.data,), out)
+            node._record((a,), (a._data,), out)
         if forward:
             push_tangents(node, (a,), out)
     return out

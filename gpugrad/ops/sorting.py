@@ -11,7 +11,7 @@ def _order(a, axis, descending):
     """Stable sorting indices along ``axis``. Descending order sorts the reversed array and
     reverses the result, so ties keep their order and NaN comes first, as in PyTorch."""
     xp = a._backend.xp
-    data = a.data
+    data = a._data
     if not descending:
         return xp.argsort(data, axis=axis, kind="stable")
     flip = (slice(None),) * axis + (slice(None, None, -1),)

@@ -206,12 +206,12 @@ class Relu(Function):
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
         # out > 0 picks the subgradient 0 at a == 0, as PyTorch does.
-        return Where.apply(g, g._like(g._backend.xp.zeros((), g.dtype)), cond=out.data > 0)
+        return Where.apply(g, g._like(g._backend.xp.zeros((), g.dtype)), cond=out._data > 0)
 
     @staticmethod
     def jvp(ctx, t):
         zero = t._like(t._backend.xp.zeros((), t.dtype))
-        return Where.apply(t, zero, cond=ctx.output.data > 0)
+        return Where.apply(t, zero, cond=ctx.output._data > 0)
 
 
 class Abs(Function):
@@ -376,11 +376,11 @@ class Floor(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g._like(g._backend.xp.zeros_like(g.data))
+        return g._like(g._backend.xp.zeros_like(g._data))
 
     @staticmethod
     def jvp(ctx, t):
-        return t._like(t._backend.xp.zeros_like(t.data))
+        return t._like(t._backend.xp.zeros_like(t._data))
 
 
 class Ceil(Floor):
@@ -397,7 +397,7 @@ class Round(Floor):
 
 def _floating(a):
     """Integer and bool inputs of the float-valued functions compute in float32 (PyTorch)."""
-    return a if a.data.dtype.kind == "f" else a.to(dtype=default_float)
+    return a if a._data.dtype.kind == "f" else a.to(dtype=default_float)
 
 
 @public_op
@@ -587,7 +587,7 @@ def erf(a):
 
 def _rounding(op, a, **params):
     # Integer and bool tensors are already whole: PyTorch returns a copy of the same dtype.
-    return a.clone() if a.data.dtype.kind != "f" else op.apply(a, **params)
+    return a.clone() if a._data.dtype.kind != "f" else op.apply(a, **params)
 
 
 @public_op

@@ -69,9 +69,9 @@ class Adadelta(Optimizer):
         for pos, p in entries:
             state = self._state(pos, group, p)
             state["step"] += 1
-            params.append(p.data)
-            square_avgs.append(state["square_avg"].data)
-            acc_deltas.append(state["acc_delta"].data)
+            params.append(p._data)
+            square_avgs.append(state["square_avg"]._data)
+            acc_deltas.append(state["acc_delta"]._data)
         adadelta(params, grads, square_avgs, acc_deltas, lr=group["lr"], rho=group["rho"],
                  eps=group["eps"], weight_decay=group["weight_decay"],
                  maximize=group["maximize"])

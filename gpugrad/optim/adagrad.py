@@ -97,7 +97,7 @@ class Adagrad(Optimizer):
                      maximize=group["maximize"])
         if dense:
             params, sums, steps = self._collect(group, dense)
-            adagrad(params, [p.grad.data for _, p in dense], sums, steps,
+            adagrad(params, [p.grad._data for _, p in dense], sums, steps,
                     weight_decay=group["weight_decay"], **hyper)
         if sparse:
             params, sums, steps = self._collect(group, sparse)
@@ -111,7 +111,7 @@ class Adagrad(Optimizer):
         for pos, p in entries:
             state = self._state(pos, group, p)
             state["step"] += 1
-            params.append(p.data)
-            sums.append(state["sum"].data)
+            params.append(p._data)
+            sums.append(state["sum"]._data)
             steps.append(state["step"])
         return params, sums, steps

@@ -104,11 +104,11 @@ class Adam(Optimizer):
         for pos, p in entries:
             state = self._state(pos, group, p)
             state["step"] += 1
-            params.append(p.data)
-            exp_avgs.append(state["exp_avg"].data)
-            exp_avg_sqs.append(state["exp_avg_sq"].data)
+            params.append(p._data)
+            exp_avgs.append(state["exp_avg"]._data)
+            exp_avg_sqs.append(state["exp_avg_sq"]._data)
             if group["amsgrad"]:
-                max_exp_avg_sqs.append(state["max_exp_avg_sq"].data)
+                max_exp_avg_sqs.append(state["max_exp_avg_sq"]._data)
             steps.append(state["step"])
         beta1, beta2 = group["betas"]
         adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr=group["lr"],

@@ -68,9 +68,9 @@ class Adamax(Optimizer):
         for pos, p in entries:
             state = self._state(pos, group, p)
             state["step"] += 1
-            params.append(p.data)
-            exp_avgs.append(state["exp_avg"].data)
-            exp_infs.append(state["exp_inf"].data)
+            params.append(p._data)
+            exp_avgs.append(state["exp_avg"]._data)
+            exp_infs.append(state["exp_inf"]._data)
             steps.append(state["step"])
         beta1, beta2 = group["betas"]
         adamax(params, grads, exp_avgs, exp_infs, steps, lr=group["lr"], beta1=beta1,

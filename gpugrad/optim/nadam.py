@@ -92,9 +92,9 @@ class NAdam(Optimizer):
             state = self._state(pos, group, p)
             state["step"] += 1
             states.append(state)
-            params.append(p.data)
-            exp_avgs.append(state["exp_avg"].data)
-            exp_avg_sqs.append(state["exp_avg_sq"].data)
+            params.append(p._data)
+            exp_avgs.append(state["exp_avg"]._data)
+            exp_avg_sqs.append(state["exp_avg_sq"]._data)
             mu_products.append(state["mu_product"])
             steps.append(state["step"])
         beta1, beta2 = group["betas"]

@@ -127,7 +127,7 @@ class Optimizer:
                     with device.backend.device_context(device):
                         self._update(group, on_device)
                 for _, p in live:
-                    # The update wrote p.data in place: graphs that saved p must notice.
+                    # The update wrote p._data in place: graphs that saved p must notice.
                     p._bump_version()
         return loss
 
@@ -198,11 +198,11 @@ class Optimizer:
         return entry
 
     def _dense_grad(self, param):
-        """``param.grad.data``, refusing row-sparse gradients this optimizer cannot use."""
+        """``param.grad._data``, refusing row-sparse gradients this optimizer cannot use."""
         if isinstance(param.grad, RowSparseGrad):
             raise RuntimeError(f"{type(self).__name__} does not support sparse gradients; "
                                "use SGD, Adagrad or SparseAdam")
-        return param.grad.data
+        return param.grad._data
 
     def _grouped_positions(self):
         """``(group, [(position, param), ...])`` per group; positions count across groups."""
@@ -332,8 +332,8 @@ def _zero_dense_grad(param):
     that carries a graph (``backward(create_graph=True)``) or is a read-only broadcast view
     first gets its own detached array: PyTorch detaches it, and a view cannot be written."""
     grad = param.grad
-    if grad.grad_fn is not None or not getattr(grad.data.flags, "writeable", True):
-        param.grad = grad = grad._like(grad.data.copy())
+    if grad.grad_fn is not None or not getattr(grad._data.flags, "writeable", True):
+        param.grad = grad = grad._like(grad._data.copy())
     with no_grad():
         grad.zero_()
 

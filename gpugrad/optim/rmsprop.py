@@ -87,12 +87,12 @@ class RMSprop(Optimizer):
         for pos, p in entries:
             state = self._state(pos, group, p)
             state["step"] += 1
-            params.append(p.data)
-            square_avgs.append(state["square_avg"].data)
+            params.append(p._data)
+            square_avgs.append(state["square_avg"]._data)
             if group["centered"]:
-                grad_avgs.append(state["grad_avg"].data)
+                grad_avgs.append(state["grad_avg"]._data)
             if group["momentum"] > 0:
-                buffers.append(state["momentum_buffer"].data)
+                buffers.append(state["momentum_buffer"]._data)
         rmsprop(params, grads, square_avgs, grad_avgs, buffers, lr=group["lr"],
                 alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
                 momentum=group["momentum"], centered=group["centered"],

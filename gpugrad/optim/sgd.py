@@ -117,8 +117,8 @@ class SGD(Optimizer):
             self._update_sparse(group, sparse)
 
     def _update_dense(self, group, entries):
-        params = [p.data for _, p in entries]
-        grads = [p.grad.data for _, p in entries]
+        params = [p._data for _, p in entries]
+        grads = [p.grad._data for _, p in entries]
         momentum = group["momentum"]
         buffers = [self._buffer(pos, group, p) for pos, p in entries]
         sgd(params, grads, buffers, lr=group["lr"], momentum=momentum,
@@ -134,9 +134,9 @@ class SGD(Optimizer):
         if group["momentum"] == 0:
             return None
         buf = self._state(pos, group, param).get("momentum_buffer")
-        return None if buf is None else buf.data
+        return None if buf is None else buf._data
 
     def _update_sparse(self, group, params):
         grads = [p.grad.coalesce() for p in params]
-        sparse_sgd([p.data for p in params], [g.indices for g in grads],
+        sparse_sgd([p._data for p in params], [g.indices for g in grads],
                    [g.values for g in grads], lr=group["lr"], maximize=group["maximize"])

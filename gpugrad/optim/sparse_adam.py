@@ -88,11 +88,11 @@ class SparseAdam(Optimizer):
             state = self._state(pos, group, p)
             # The step counts even for an empty gradient, as in PyTorch.
             state["step"] += 1
-            params.append(p.data)
+            params.append(p._data)
             indices.append(grad.indices)
             values.append(grad.values)
-            exp_avgs.append(state["exp_avg"].data)
-            exp_avg_sqs.append(state["exp_avg_sq"].data)
+            exp_avgs.append(state["exp_avg"]._data)
+            exp_avg_sqs.append(state["exp_avg_sq"]._data)
             steps.append(state["step"])
         beta1, beta2 = group["betas"]
         sparse_adam(params, indices, values, exp_avgs, exp_avg_sqs, steps, lr=group["lr"],

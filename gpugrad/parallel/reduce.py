@@ -15,8 +15,8 @@ def grad_to(grad, device):
     """A gradient (dense Tensor or ``RowSparseGrad``) on ``device``."""
     if not isinstance(grad, RowSparseGrad):
         return grad.to(device)
-    indices = gg.Tensor(grad.indices).to(device).data
-    values = gg.Tensor(grad.values).to(device).data
+    indices = gg.Tensor(grad.indices).to(device)._data
+    values = gg.Tensor(grad.values).to(device)._data
     return RowSparseGrad(indices, values, grad.shape)
 
 
@@ -72,7 +72,7 @@ def _pack_replica(params, members):
     arrays = []
     for j in members:
         p = params[j]
-        arrays.append(cupy.zeros(p.shape, p.dtype) if p.grad is None else p.grad.data)
+        arrays.append(cupy.zeros(p.shape, p.dtype) if p.grad is None else p.grad._data)
     total = sum(a.size for a in arrays)
     return _buckets.pack(arrays, cupy.empty(total, dtype=arrays[0].dtype))
 
@@ -81,7 +81,7 @@ def _writable_grad(p):
     """``p.grad``'s array, made C-contiguous (or zero-filled if missing) to unpack into."""
     if p.grad is None:
         p.grad = gg.zeros(p.shape, dtype=p.dtype, device=p.device)
-    elif not p.grad.data.flags.c_contiguous:
+    elif not p.grad._data.flags.c_contiguous:
         with gg.no_grad():
             p.grad = p.grad.clone()
-    return p.grad.data
+    return p.grad._data

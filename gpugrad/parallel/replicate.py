@@ -4,11 +4,11 @@
 device. ``ReplicaSync`` then copies, before each step, only the tensors that changed.
 
 How a change is detected (what this relies on): each tensor's fingerprint is the tensor
-object, its ``.data`` array object, and its version counter (``_version``). gpugrad's
-optimizers and in-place ops write ``.data`` in place and bump the version; code that instead
-assigns a new array to ``.data``, or a new tensor to a module attribute, changes an object in
+object, its array object (``_data``), and its version counter (``_version``). gpugrad's
+optimizers and in-place ops (through ``.data`` too) write the array in place and bump the
+version; ``p.data = t``, or a new tensor assigned to a module attribute, changes an object in
 the fingerprint. The version counter only counts once it exists, so ``ReplicaSync`` creates
-it on every tensor it tracks. A raw write into ``p.data[...]`` that bypasses gpugrad (no
+it on every tensor it tracks. A raw write into ``p._data[...]`` that bypasses gpugrad (no
 version bump) is not seen: call ``DataParallel.invalidate()`` after one.
 """
 import copy
@@ -45,12 +45,12 @@ def copy_tensor(t, device):
 
     >>> import gpugrad as gg
     >>> t = gg.ones(2); c = copy_tensor(t, "cpu")
-    >>> c is t, c.data is t.data, c.tolist()
+    >>> c is t, c._data is t._data, c.tolist()
     (False, False, [1.0, 1.0])
     """
     with gg.no_grad():
         moved = t.detach().to(device)
-        if moved.data is t.data:
+        if moved._data is t._data:
             moved = moved.clone()
     if isinstance(t, gg.nn.Parameter):
         return type(t)(moved, requires_grad=t.requires_grad)
@@ -90,7 +90,7 @@ def fingerprint(t):
 
     Creates ``t``'s version counter if it has none yet, so later in-place updates count.
     """
-    return (t, t.data, t._version_counter()[0])
+    return (t, t._data, t._version_counter()[0])
 
 
 def _same(a, b):

@@ -30,7 +30,7 @@ def encode(obj, arrays):
 
 def _encode(obj, name, arrays, depth):
     if isinstance(obj, gg.Tensor):
-        return _array_leaf("tensor", obj.detach().cpu().data, name, arrays)
+        return _array_leaf("tensor", obj.detach().cpu()._data, name, arrays)
     if isinstance(obj, np.ndarray):
         return _array_leaf("ndarray", obj, name, arrays)
     if isinstance(obj, np.generic) and safetensors_dtype(obj.dtype) is not None:

@@ -284,8 +284,8 @@ def test_optimizer_kernels_in_float32(forced, make, launcher):
 
 
 def test_non_contiguous_parameters_stay_generic(forced):
-    p = gg.nn.Parameter(gg.tensor(_logits((4, 3))).data.T)
-    assert not p.data.flags.c_contiguous
+    p = gg.nn.Parameter(gg.tensor(_logits((4, 3))).array.T)
+    assert not p.array.flags.c_contiguous
     opt = gg.optim.Adam([p], lr=0.1)
     p.grad = gg.ones(3, 4)
     with forced() as calls:
@@ -403,7 +403,7 @@ def test_cuda_ops_queue_on_the_current_stream_without_device_sync(monkeypatch):
         xt = gg.tensor(x, device="cuda", requires_grad=True)
         loss = F.cross_entropy(F.layer_norm(xt, (1000,)), gg.tensor(t, device="cuda"))
         loss.backward()
-        grad = xt.grad.data
+        grad = xt.grad.array
     stream.synchronize()
     xc = gg.tensor(x, requires_grad=True)
     F.cross_entropy(F.layer_norm(xc, (1000,)), gg.tensor(t)).backward()

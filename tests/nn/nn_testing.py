@@ -36,7 +36,7 @@ def check_jvp(cls, inputs, tangents, step=1e-6, atol=1e-6, rtol=1e-5, **params):
     got = host(cls.jvp(ctx, *tangents))
 
     def shifted(sign):
-        moved = [x if t is None else x._like(x.data + sign * step * t.data)
+        moved = [x if t is None else x._like(x.array + sign * step * t.array)
                  for x, t in zip(inputs, tangents)]
         with gg.no_grad():
             return host(cls.apply(*moved, **params))

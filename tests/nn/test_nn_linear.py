@@ -37,5 +37,5 @@ def test_linear_jvp_matches_finite_differences(rng):
 def test_weight_gradient_is_a_fresh_contiguous_array():
     layer = gg.nn.Linear(5, 3)
     layer(gg.randn(4, 5)).sum().backward()
-    data = layer.weight.grad.data
+    data = layer.weight.grad.array
     assert data.flags.c_contiguous and data.flags.owndata and data.shape == (3, 5)

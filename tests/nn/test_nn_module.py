@@ -54,7 +54,7 @@ def test_state_dict_order_persistence_and_detached():
     assert list(sd) == ["scale", "block.steps", "block.fc.weight", "block.fc.bias",
                         "heads.0.weight", "heads.0.bias", "heads.1.weight", "heads.1.bias"]
     assert all(not t.requires_grad for t in sd.values())
-    assert sd["scale"].data is net.scale.data  # shares memory, as in PyTorch
+    assert sd["scale"].array is net.scale.array  # shares memory, as in PyTorch
 
 
 def test_state_dict_round_trip():
@@ -246,7 +246,7 @@ def test_deepcopy_makes_an_independent_working_replica():
     net(gg.ones(4, 2)).sum().backward()
     replica = copy.deepcopy(net)
     w, w2 = net[0].weight, replica[0].weight
-    assert isinstance(w2, nn.Parameter) and w2.data is not w.data
+    assert isinstance(w2, nn.Parameter) and w2.array is not w.array
     np.testing.assert_array_equal(host(w2), host(w))
     assert w2.device is w.device  # ops compare devices by identity
     out = replica(gg.ones(4, 2)) + net(gg.ones(4, 2))  # both usable, together

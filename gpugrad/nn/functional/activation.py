@@ -52,8 +52,8 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        if not differentiating() and _fused_rows(g._backend.xp, ctx.axis, g.data, out.data):
-            return g._like(_row_kernel(softmax_kernels.softmax_backward, g.data, out.data,
+        if not differentiating() and _fused_rows(g._backend.xp, ctx.axis, g._data, out._data):
+            return g._like(_row_kernel(softmax_kernels.softmax_backward, g._data, out._data,
                                        log=False))
         return out * (g - (g * out).sum(ctx.axis, keepdim=True))
 
@@ -79,8 +79,8 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
-        if not differentiating() and _fused_rows(g._backend.xp, ctx.axis, g.data, out.data):
-            return g._like(_row_kernel(softmax_kernels.softmax_backward, g.data, out.data,
+        if not differentiating() and _fused_rows(g._backend.xp, ctx.axis, g._data, out._data):
+            return g._like(_row_kernel(softmax_kernels.softmax_backward, g._data, out._data,
                                        log=True))
         return g - out.exp() * g.sum(ctx.axis, keepdim=True)
 

@@ -36,7 +36,7 @@ class Embedding(Function):
             _accumulate_sparse(ctx, g, xp)
             return None
         if not differentiating():
-            dense = _scatter_rows(xp, g.data, index, ctx.input_shapes[0][0], padding_idx)
+            dense = _scatter_rows(xp, g._data, index, ctx.input_shapes[0][0], padding_idx)
             if dense is not None:
                 return g._like(dense)
         if padding_idx is not None:
@@ -61,14 +61,14 @@ def _scatter_rows(xp, g, index, num, padding_idx):
 
 def _accumulate_sparse(ctx, g, xp):
     weight = ctx.leaf
-    if cuda.use_kernels(xp, g.data):
+    if cuda.use_kernels(xp, g._data):
         # Sorted unique rows, repeats summed: the coalesced gradient, in one scatter kernel.
-        rows, values = embedding_kernels.embedding_backward_sparse(g.data, ctx.index,
+        rows, values = embedding_kernels.embedding_backward_sparse(g._data, ctx.index,
                                                                    ctx.padding_idx)
     else:
         rows = ctx.index.reshape(-1)
         # A copy: the values must not alias a gradient array that something else may reuse.
-        values = xp.array(g.data.reshape(-1, ctx.input_shapes[0][1]), copy=True)
+        values = xp.array(g._data.reshape(-1, ctx.input_shapes[0][1]), copy=True)
         if ctx.padding_idx is not None:
             keep = rows != ctx.padding_idx
             rows, values = rows[keep], values[keep]
@@ -108,7 +108,7 @@ def _index_array(input, weight):
         if input.device is not weight.device:
             raise RuntimeError(f"embedding: indices on {input.device}, weight on "
                                f"{weight.device}")
-        index = input.data
+        index = input._data
     else:
         index = weight._backend.xp.asarray(input)
     if index.dtype.kind not in "iu":

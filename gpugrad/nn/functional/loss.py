@@ -66,7 +66,7 @@ class SoftmaxCrossEntropy(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         if not differentiating():
-            return x._like(_grad_array(ctx, x._backend.xp, x.data, g.data))
+            return x._like(_grad_array(ctx, x._backend.xp, x._data, g._data))
         # Ignored rows get exactly 0, even when g is inf (a mean over zero targets).
         g = ew.where(g._like(ctx.keep), g, 0)
         return g.unsqueeze(1) * _jacobian(ctx, x)
@@ -108,7 +108,7 @@ def _jacobian(ctx, x):
     if differentiating():
         p = Softmax.apply(x, axis=1)  # lse depends on x too
     else:
-        p = x._like(xp.exp(x.data - ctx.lse))
+        p = x._like(xp.exp(x._data - ctx.lse))
     eps, w = ctx.smoothing, ctx.class_w
     n_rows, n_cls = x.shape
     b = xp.zeros((n_rows, n_cls), dtype=w.dtype)
@@ -157,7 +157,7 @@ def _rows_and_targets(name, input, target):
                          f"{input.shape}, got {target.shape}")
     if target.dtype.kind not in "iu":
         raise ValueError(f"{name}: class-index targets must be integers, got {target.dtype}")
-    return rows, target.data.reshape(-1), loss_shape
+    return rows, target._data.reshape(-1), loss_shape
 
 
 def _check_targets(name, target, n_classes, ignore_index):
@@ -176,7 +176,7 @@ def _class_weight(name, weight, n_classes, like):
     if weight.shape != (n_classes,):
         raise ValueError(f"{name}: weight must have shape ({n_classes},) for {n_classes} "
                          f"classes, got {weight.shape}")
-    return weight.data
+    return weight._data
 
 
 @public_op
@@ -479,7 +479,7 @@ def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the "
                          "same size.")
-    x = input.data
+    x = input._data
     if not bool(((x >= 0) & (x <= 1)).all()):  # one host sync; nan fails too
         raise RuntimeError("all elements of input should be between 0 and 1")
     loss = BinaryCrossEntropy.apply(input, target)

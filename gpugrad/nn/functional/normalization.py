@@ -39,7 +39,7 @@ class Normalize(Function):
     def backward(ctx, g):
         x, xhat = ctx.saved_tensors
         if ctx.fused and not differentiating():
-            return g._like(_fused_backward(ctx, g.data, x.data))
+            return g._like(_fused_backward(ctx, g._data, x._data))
         axes = ctx.axes
         centered = g - g.mean(axes, keepdim=True)
         return _rstd(ctx, x) * (centered - xhat * (g * xhat).mean(axes, keepdim=True))
@@ -150,7 +150,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if count <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {input.shape}")
-    mean, var = _moments(_upcast(input.data), axes)
+    mean, var = _moments(_upcast(input._data), axes)
     out = Normalize.apply(input, axes=axes, eps=eps, mean=mean, var=var)
     if running_mean is not None:
         _blend(running_mean, mean.reshape(n_ch), momentum)
@@ -161,5 +161,5 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def _blend(running, batch_value, momentum):
     """running <- (1 - momentum) * running + momentum * batch_value, in place."""
-    running.data[...] = (1.0 - momentum) * running.data + momentum * batch_value
+    running._data[...] = (1.0 - momentum) * running._data + momentum * batch_value
     running._bump_version()

@@ -406,9 +406,9 @@ class Module:
                 param.grad = None
                 continue
             grad = param.grad
-            if grad.grad_fn is not None or not getattr(grad.data.flags, "writeable", True):
+            if grad.grad_fn is not None or not getattr(grad._data.flags, "writeable", True):
                 # A graph-carrying or read-only (broadcast) gradient gets its own array.
-                param.grad = grad = grad._like(grad.data.copy())
+                param.grad = grad = grad._like(grad._data.copy())
             with no_grad():
                 grad.zero_()
 
@@ -667,6 +667,6 @@ def _moved(t, device, dtype):
 def _move_in_place(t, device, dtype):
     """Give ``t`` itself the moved data (and the backend that owns it)."""
     new = _moved(t, device, dtype)
-    if new.data is not t.data:
-        t.data, t._backend, t._device = new.data, new._backend, new._device
+    if new._data is not t._data:
+        t._data, t._backend, t._device = new._data, new._backend, new._device
         t._version = None  # a new array: nothing saved refers to it yet

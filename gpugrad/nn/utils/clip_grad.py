@@ -18,7 +18,7 @@ def _grads(parameters):
             p.grad = p.grad.coalesce()
             pairs.append((p, p.grad.values))
         elif p.grad is not None:
-            pairs.append((p, p.grad.data))
+            pairs.append((p, p.grad._data))
     return pairs
 
 
