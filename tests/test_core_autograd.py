@@ -262,3 +262,18 @@ def test_leaf_gradient_ownership_check_accepts_cupy_style_flags():
     class Array:
         flags = Flags()
     assert _owns(Array())
+
+
+@pytest.mark.parametrize("order", ["dependent_first", "dependent_last"])
+def test_grad_of_outputs_where_one_is_computed_from_the_other(order):
+    """Roots that reach each other (an LSTM step's h from its c): each is expanded once."""
+    x = gg.tensor([0.5, -1.0], dtype=gg.float64, requires_grad=True)
+    a = x * 2
+    b = a.tanh()
+    outputs = [b, a] if order == "dependent_first" else [a, b]
+    (gx,) = gg.grad(outputs, [x], [gg.ones_like(o) for o in outputs])
+    expected = 2 * (1 - np.tanh(2 * x.numpy()) ** 2) + 2
+    np.testing.assert_allclose(gx.numpy(), expected, rtol=1e-12)
+    a = x * 2
+    (a.tanh().sum() + a.sum()).backward()  # the same sum through one root, for contrast
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)

@@ -13,7 +13,10 @@ def _dependencies(roots):
     """Count, for every node and leaf reachable from ``roots``, its consumers in the graph."""
     deps = {}
     get = deps.get  # bound once: this loop visits every edge of the graph
-    stack = [r for r in roots if isinstance(r, Function)]
+    stack = [r for r in dict.fromkeys(roots) if isinstance(r, Function)]
+    # A root that another root also reaches (h and c of one LSTM step) is expanded once:
+    # counting its edges twice would leave its inputs waiting forever.
+    roots = set(stack)
     push, pop = stack.append, stack.pop
     while stack:
         for nxt in pop().next:
@@ -22,7 +25,7 @@ def _dependencies(roots):
             count = get(nxt)
             if count is None:
                 deps[nxt] = 1
-                if isinstance(nxt, Function):
+                if isinstance(nxt, Function) and nxt not in roots:
                     push(nxt)
             else:
                 deps[nxt] = count + 1
