@@ -4,6 +4,7 @@ One file per family: activation, loss, distance, linear, conv (conv2d, unfold, f
 pooling, normalization, dropout, embedding, padding.
 """
 from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .attention import scaled_dot_product_attention
 from .conv import conv2d, fold, unfold
 from .distance import cosine_similarity
 from .dropout import dropout
@@ -22,3 +23,4 @@ __all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy",
            "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear",
            "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "pad", "relu", "sigmoid",
            "smooth_l1_loss", "softmax", "tanh", "unfold"]
+__all__ += ["scaled_dot_product_attention"]
