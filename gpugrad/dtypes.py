@@ -16,7 +16,33 @@ _SUPPORTED = (float16, float32, float64, int32, int64, bool_)
 _ALIASES = {"half": float16, "float": float32, "double": float64, "long": int64, "int": int64,
             "bool": bool_}
 
-default_float = float32
+default_float = float32  # read through get_default_dtype(): set_default_dtype changes it
+
+
+def get_default_dtype():
+    """The dtype that float factories and Python floats get (float32 unless changed).
+
+    >>> gg.get_default_dtype()
+    dtype('float32')
+    """
+    return default_float
+
+
+def set_default_dtype(d):
+    """Make ``d`` (a floating dtype) what ``gg.tensor([1.5])``, ``gg.zeros``, ``gg.rand`` and
+    integer-with-float promotion give, as ``torch.set_default_dtype``.
+
+    >>> gg.set_default_dtype(gg.float64)
+    >>> gg.tensor([1.5]).dtype
+    dtype('float64')
+    >>> gg.set_default_dtype(gg.float32)
+    """
+    global default_float
+    dt = as_dtype(d)
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating-point types are supported as the "
+                        f"default type, got {dt}")
+    default_float = dt
 
 
 def as_dtype(dtype):

@@ -23,6 +23,19 @@ def manual_seed(seed):
     return seed
 
 
+def seed():
+    """Seed every backend's generator with a fresh non-deterministic number and return it
+    (``torch.seed``), so that a run can be reproduced with ``gg.manual_seed(that)``.
+
+    >>> s = gg.seed()
+    >>> a = gg.rand(2).tolist()
+    >>> _ = gg.manual_seed(s)
+    >>> a == gg.rand(2).tolist()
+    True
+    """
+    return manual_seed(int(np.random.SeedSequence().entropy) % 2**63)
+
+
 def get_rng_state():
     """The CPU generator's state as a JSON-serialisable dict (for checkpoints).
 

@@ -26,13 +26,15 @@ EXAMPLES = 40  # per op; derandomized, so every run tries the same cases
 NOT_OPS = {"arange", "device", "empty", "eye", "from_dlpack", "from_numpy", "full", "grad",
            "gradcheck", "get_rng_state", "is_grad_enabled", "linspace", "load", "manual_seed",
            "ones", "rand", "randint", "randn", "save", "set_rng_state", "tensor", "zeros",
-           "detect_anomaly", "enable_grad", "no_grad", "set_grad_enabled"}
+           "detect_anomaly", "enable_grad", "no_grad", "set_grad_enabled",
+           "as_tensor", "randperm", "seed", "get_default_dtype", "set_default_dtype",
+           "inference_mode"}
 # Tensor methods that are conversions or autograd plumbing, not ops with inputs to check.
 NOT_METHODS = {"backward", "register_hook", "retain_grad", "cuda", "numpy", "tolist", "item",
                "size", "dim", "numel", "contiguous", "detach", "detach_", "cpu",
                "__init__", "__repr__", "__hash__", "__array__", "__dlpack__",
                "__dlpack_device__", "__bool__", "__float__", "__int__", "__index__", "__len__",
-               "__pos__"}
+               "__pos__", "new_tensor", "new_zeros", "new_ones", "new_empty", "new_full"}
 OPERATORS = {"__add__": "add", "__radd__": "add", "__sub__": "sub", "__rsub__": "sub",
              "__mul__": "mul", "__rmul__": "mul", "__truediv__": "div", "__rtruediv__": "div",
              "__floordiv__": "floor_divide", "__rfloordiv__": "floor_divide",
@@ -47,6 +49,7 @@ OPERATORS = {"__add__": "add", "__radd__": "add", "__sub__": "sub", "__rsub__": 
              "__imul__": "mul_", "__itruediv__": "div_"}
 # Other names an op's errors may go by (an alias, or the op that implements a method).
 ALIASES = {"clip": ["clamp"], "concat": ["cat"], "view": ["reshape"], "view_as": ["reshape"],
+           "reshape_as": ["reshape"],
            "expand_as": ["expand"], "type_as": ["to"], "amax": ["max"], "amin": ["min"],
            "eq": ["equal"], "ne": ["not_equal"], "lt": ["less"], "le": ["less_equal"],
            "gt": ["greater"], "ge": ["greater_equal"], "getitem": ["index"],

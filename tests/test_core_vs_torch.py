@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import gpugrad as gg
+from torch_parity import assert_same
 
 torch = pytest.importorskip("torch")
 
@@ -25,35 +26,6 @@ def _grad_api(m):
 
 def _arange(m, *shape, **kw):
     return m.arange(int(np.prod(shape)), **kw).reshape(*shape)
-
-
-def _flat(out):
-    """Tensors inside ``out`` (a tensor, or nested tuples/lists of them) in order."""
-    if isinstance(out, (tuple, list)):
-        return [t for o in out for t in _flat(o)]
-    return [out]
-
-
-def _describe(t):
-    """(shape, dtype name, values) of a gpugrad or torch tensor, or the object itself."""
-    if isinstance(t, torch.Tensor):
-        return tuple(t.shape), str(t.dtype).replace("torch.", ""), t.detach().numpy()
-    if isinstance(t, gg.Tensor):
-        return t.shape, str(t.dtype), t.numpy()
-    return None, type(t).__name__, t
-
-
-def assert_same(got, want, rtol=1e-6):
-    got, want = _flat(got), _flat(want)
-    assert len(got) == len(want)
-    for g, w in zip(got, want):
-        (gs, gd, gv), (ws, wd, wv) = _describe(g), _describe(w)
-        assert (gs, gd) == (ws, wd), f"gpugrad {gs} {gd}, torch {ws} {wd}"
-        if isinstance(wv, np.ndarray):
-            tol = 1e-3 if wd == "float16" else rtol
-            np.testing.assert_allclose(gv, wv, rtol=tol, atol=tol, equal_nan=True)
-        else:
-            assert gv == wv
 
 
 # ---- forward: values, shapes and dtypes --------------------------------------------------

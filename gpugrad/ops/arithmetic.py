@@ -1,6 +1,6 @@
 """Arithmetic ops: + - * / ** // % fmod and negation, with broadcasting."""
 from ..autograd.function import Function
-from ..dtypes import default_float
+from ..dtypes import get_default_dtype
 from ._util import _scalar_dtype, add_tangents, binary, operands
 from .errors import DTypeError, IntegerDivisionByZero, public_op
 from .select import masked_fill
@@ -241,17 +241,24 @@ def mul(a, b):
 
 
 @public_op
-def div(a, b):
-    """True division: integer and bool operands give float32, as in PyTorch.
+def div(a, b, *, rounding_mode=None):
+    """True division: integer and bool operands give float32, as in PyTorch. With
+    ``rounding_mode='trunc'`` or ``'floor'`` the quotient is rounded toward zero or down
+    (integers then stay integers; the gradient is zero).
 
     >>> gg.div(gg.tensor([1, 3]), 2)
     tensor([0.5, 1.5])
     >>> gg.tensor([7.0]) / gg.tensor([2.0])
     tensor([3.5])
+    >>> gg.div(gg.tensor([7, -7]), 2, rounding_mode="trunc")
+    tensor([ 3, -3])
     """
+    if rounding_mode is not None:
+        return _rounded_div(a, b, rounding_mode)
     a, b = operands(a, b, "div")
     if a._data.dtype.kind != "f":
-        a, b = a.to(dtype=default_float), b.to(dtype=default_float)
+        dtype = get_default_dtype()
+        a, b = a.to(dtype=dtype), b.to(dtype=dtype)
     return Div.apply(a, b)
 
 
@@ -325,6 +332,25 @@ def fmod(a, b):
         raise DTypeError("fmod: not implemented for bool tensors")
     _check_divisor("fmod", b)
     return Fmod.apply(a, b)
+
+
+def _rounded_div(a, b, mode):
+    if mode == "floor":
+        return floor_divide(a, b)
+    if mode != "trunc":
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                         f"but found '{mode}'")
+    a, b = operands(a, b, "div")
+    if a._data.dtype.kind == "f":
+        from .unary import trunc
+        return trunc(Div.apply(a, b))
+    if a._data.dtype.kind == "b":
+        raise DTypeError("div: rounding_mode='trunc' is not implemented for bool tensors")
+    _check_divisor("div", b)
+    x, y = a._data, b._data
+    q = x // y  # rounds down: one too low where the exact quotient is negative, not whole
+    q = q + ((q * y != x) & ((x < 0) != (y < 0)))
+    return a._like(a._backend.xp.asarray(q, dtype=x.dtype))
 
 
 def _check_divisor(name, b):

@@ -1,7 +1,8 @@
-"""Comparisons, logical and bitwise ops. They have no gradient, so they skip the graph."""
+"""Comparisons, logical and bitwise ops, isclose/allclose/equal. They have no gradient, so
+they skip the graph."""
 from ._util import lift
 from ..tensor import Tensor
-from .errors import public_op
+from .errors import DTypeError, ShapeError, not_a_tensor, public_op
 
 
 def _compare(name, a, b):
@@ -173,3 +174,62 @@ def isnan(a):
     tensor([False,  True])
     """
     return _unary("isnan", a)
+
+
+@public_op
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True where ``|input - other| <= atol + rtol * |other|`` (and where both are the same
+    infinity, or both NaN with ``equal_nan``); the two must have one dtype, as in PyTorch.
+
+    >>> gg.isclose(gg.tensor([1.0, 1.1]), gg.tensor([1.0 + 1e-7, 1.0]))
+    tensor([ True, False])
+    """
+    if not isinstance(other, Tensor):
+        other = lift(other, input, "isclose")
+    if not isinstance(input, Tensor):
+        input = lift(input, other, "isclose")
+    if input.dtype != other.dtype:
+        raise DTypeError(f"isclose: {input.dtype} did not match {other.dtype}")
+    if input._device is not other._device:
+        raise RuntimeError(f"isclose: expected all tensors on one device, found "
+                           f"{input._device} and {other._device}")
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"isclose: rtol and atol must be non-negative, got {rtol} and {atol}")
+    xp = input._backend.xp
+    if input.dtype.kind == "b":
+        return _compare("equal", input, other)
+    a, b = input._data, other._data
+    if input.dtype.kind != "f":
+        a, b = a.astype(xp.float64), b.astype(xp.float64)  # |a - b| must not wrap around
+    try:
+        out = xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+    except ValueError as err:
+        raise ShapeError(f"isclose: {err} (input shapes {input.shape}, {other.shape})") from None
+    return input._like(xp.asarray(out))
+
+
+@public_op
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True (a Python bool) if ``isclose`` holds everywhere.
+
+    >>> gg.allclose(gg.tensor([1.0, 2.0]), gg.tensor([1.0, 2.0 + 1e-6]))
+    True
+    """
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
+@public_op
+def equal(input, other):
+    """True (a Python bool) if the two tensors have one shape and equal elements (dtypes
+    promote, so ``1 == 1.0``).
+
+    >>> gg.equal(gg.tensor([1, 2]), gg.tensor([1.0, 2.0])), gg.equal(gg.ones(2), gg.ones(3))
+    (True, False)
+    """
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("equal", input, "input")
+    if not isinstance(other, Tensor):
+        raise not_a_tensor("equal", other, "other")
+    if input.shape != other.shape:
+        return False
+    return bool(_compare("equal", input, other)._data.all())

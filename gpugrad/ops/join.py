@@ -1,7 +1,8 @@
-"""Joining and splitting: cat, stack, split, chunk."""
+"""Joining and splitting: cat, stack, hstack, vstack, split, chunk, unbind."""
 from ..autograd.function import Function
+from ..tensor import Tensor
 from ._util import norm_dim, promote_types
-from .errors import public_op
+from .errors import not_a_tensor, public_op
 
 
 class Cat(Function):
@@ -112,3 +113,55 @@ def chunk(a, chunks, dim=0):
     if n == 0:
         return split(a, [0] * chunks, dim)  # PyTorch gives ``chunks`` empty pieces here
     return split(a, -(-n // chunks), dim)
+
+
+@public_op
+def hstack(tensors):
+    """Concatenate horizontally: along dim 0 for 1-d tensors, dim 1 otherwise (0-d tensors
+    count as 1-d).
+
+    >>> gg.hstack([gg.tensor([1, 2]), gg.tensor([3])])
+    tensor([1, 2, 3])
+    >>> gg.hstack([gg.zeros(2, 1), gg.ones(2, 2)]).shape
+    (2, 3)
+    """
+    tensors = [t.reshape(1) if t.ndim == 0 else t for t in _tensor_list("hstack", tensors)]
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+@public_op
+def vstack(tensors):
+    """Concatenate vertically, along dim 0, after making 0-d and 1-d tensors rows.
+
+    >>> gg.vstack([gg.tensor([1, 2]), gg.tensor([3, 4])])
+    tensor([[1, 2],
+            [3, 4]])
+    """
+    tensors = _tensor_list("vstack", tensors)
+    return cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
+
+
+def _tensor_list(name, tensors):
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{name}(): argument 'tensors' must be a tuple or list of Tensors, "
+                        f"not {type(tensors).__name__}")
+    if not tensors:
+        raise RuntimeError(f"{name}: expects a non-empty list of tensors")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise not_a_tensor(name, t, f"tensors[{i}]")
+    return list(tensors)
+
+
+@public_op
+def unbind(input, dim=0):
+    """The slices along ``dim``, as a tuple of views with that dim removed.
+
+    >>> gg.unbind(gg.tensor([[1, 2], [3, 4]]), dim=1)
+    (tensor([1, 3]), tensor([2, 4]))
+    """
+    if input.ndim == 0:
+        raise IndexError("unbind: dimension specified as 0 but tensor has no dimensions")
+    axis = norm_dim(dim, input.ndim)
+    lead = (slice(None),) * axis
+    return tuple(input[lead + (i,)] for i in range(input.shape[axis]))

@@ -5,7 +5,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd.function import Function
-from ..dtypes import default_float
+from ..dtypes import as_dtype, get_default_dtype
 from ._util import keepdim_shape, norm_dim, norm_dims
 from .scan import exclusive_products
 from .select import masked_fill
@@ -254,19 +254,34 @@ class SumToSize(Function):
 
 
 @public_op
-def sum(a, dim=None, keepdim=False):
-    """Sum over ``dim`` (None: all, int or tuple).
+def sum(a, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` (None: all, int or tuple), after casting to ``dtype`` if given.
 
     >>> import gpugrad as gg
     >>> gg.ones(2, 3).sum(1).tolist()
     [3.0, 3.0]
+    >>> gg.sum(gg.tensor([1, 2]), dtype=gg.float64)
+    tensor(3., dtype=float64)
     """
-    return Sum.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
+    out = Sum.apply(_cast(a, dtype), axes=norm_dims(dim, a.ndim), keepdim=keepdim)
+    return _exactly(out, dtype)
+
+
+def _cast(a, dtype):
+    """PyTorch's ``dtype=`` of reductions: the input is cast before reducing (so integers
+    summed as float64 do not overflow, and float16 accumulates in float32)."""
+    return a if dtype is None else a.to(dtype=as_dtype(dtype))
+
+
+def _exactly(out, dtype):
+    # NumPy reduces int32 in int64; an explicit dtype= is what PyTorch returns.
+    return out if dtype is None or out.dtype == as_dtype(dtype) else out.to(dtype=dtype)
 
 
 @public_op
-def mean(a, dim=None, keepdim=False):
-    """The mean over ``dim`` (None: all, int or tuple) of a floating-point tensor.
+def mean(a, dim=None, keepdim=False, *, dtype=None):
+    """The mean over ``dim`` (None: all, int or tuple) of a floating-point tensor (or of
+    any tensor cast to the floating ``dtype``).
 
     >>> x = gg.tensor([[1.0, 5.0], [3.0, 2.0]])
     >>> gg.mean(x)
@@ -274,26 +289,31 @@ def mean(a, dim=None, keepdim=False):
     >>> gg.mean(x, dim=0, keepdim=True)
     tensor([[2. , 3.5]])
     """
+    a = _cast(a, dtype)
     check_floating("mean", a)
     return Mean.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
 
 
 @public_op
-def prod(a, dim=None, keepdim=False):
-    """The product of all elements, or along one ``dim``; integers and bools give int64.
+def prod(a, dim=None, keepdim=False, *, dtype=None):
+    """The product of all elements, or along one ``dim``; integers and bools give int64
+    unless ``dtype`` is given (the input is cast to it first).
 
     >>> import gpugrad as gg
     >>> gg.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(1).tolist()
     [2.0, 12.0]
+    >>> gg.prod(gg.tensor([2, 3]), dtype=gg.float32)
+    tensor(6.)
     """
-    if a.dtype.kind in "biu":
+    a = _cast(a, dtype)
+    if a.dtype.kind in "biu" and dtype is None:
         a = a.to(dtype=np.int64)
     if dim is None:
-        return Prod.apply(a.reshape(-1), axis=0, keepdim=False)
+        return _exactly(Prod.apply(a.reshape(-1), axis=0, keepdim=False), dtype)
     axis = norm_dim(dim, a.ndim)
     if a.ndim == 0:
-        return Prod.apply(a.reshape(1), axis=0, keepdim=False)
-    return Prod.apply(a, axis=axis, keepdim=keepdim)
+        return _exactly(Prod.apply(a.reshape(1), axis=0, keepdim=False), dtype)
+    return _exactly(Prod.apply(a, axis=axis, keepdim=keepdim), dtype)
 
 
 def _correction(correction, unbiased):
@@ -404,7 +424,7 @@ def logsumexp(a, dim, keepdim=False):
     tensor(0.6932)
     """
     if a.dtype.kind != "f":
-        a = a.to(dtype=default_float)  # integers give float32, as in PyTorch
+        a = a.to(dtype=get_default_dtype())  # integers give float32, as in PyTorch
     return LogSumExp.apply(a, axes=norm_dims(dim, a.ndim), keepdim=keepdim)
 
 

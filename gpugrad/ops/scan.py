@@ -1,9 +1,11 @@
-"""Scans: cumsum and cumprod along one dim, and the exclusive products that ``prod``'s
-gradient is made of. Gradients are written without dividing by the input, so they stay exact
-where it holds zeros."""
+"""Scans: cumsum and cumprod along one dim, the exclusive products that ``prod``'s
+gradient is made of, and cumsum's inverse, diff. Gradients are written without dividing by
+the input, so they stay exact where it holds zeros."""
 import numpy as np
 
 from ..autograd.function import Function
+from ..dtypes import as_dtype
+from ..tensor import Tensor
 from ._util import norm_dim
 from .join import cat
 from .select import masked_fill
@@ -14,7 +16,7 @@ class Cumsum(Function):
     @staticmethod
     def forward(ctx, xp, a, axis):
         ctx.axis = axis
-        return xp.cumsum(a, axis=axis)
+        return xp.cumsum(a, axis=axis, dtype=a.dtype)  # NumPy widens int32 to int64
 
     @staticmethod
     def backward(ctx, g):
@@ -32,7 +34,7 @@ class Cumprod(Function):
     @staticmethod
     def forward(ctx, xp, a, axis):
         ctx.axis = axis
-        return xp.cumprod(a, axis=axis)
+        return xp.cumprod(a, axis=axis, dtype=a.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -96,8 +98,10 @@ def exclusive_products(a, axis):
     return exclusive_cumprod(a, axis) * flip(exclusive_cumprod(flip(a, axis), axis), axis)
 
 
-def _scan(op, a, dim):
-    if a.dtype.kind in "biu":
+def _scan(op, a, dim, dtype):
+    if dtype is not None:
+        a = a.to(dtype=as_dtype(dtype))  # cast first, as PyTorch's dtype= does
+    elif a.dtype.kind in "biu":
         a = a.to(dtype=np.int64)  # integer scans accumulate in int64, as in PyTorch
     axis = norm_dim(dim, a.ndim)
     if a.ndim == 0:
@@ -106,22 +110,59 @@ def _scan(op, a, dim):
 
 
 @public_op
-def cumsum(a, dim):
-    """Running sums along ``dim``.
+def cumsum(a, dim, *, dtype=None):
+    """Running sums along ``dim`` (of the input cast to ``dtype``, if given).
 
     >>> import gpugrad as gg
     >>> gg.tensor([1, 2, 3]).cumsum(0).tolist()
     [1, 3, 6]
+    >>> gg.cumsum(gg.tensor([1, 2]), 0, dtype=gg.float64)
+    tensor([1., 3.], dtype=float64)
     """
-    return _scan(Cumsum, a, dim)
+    return _scan(Cumsum, a, dim, dtype)
 
 
 @public_op
-def cumprod(a, dim):
-    """Running products along ``dim``; the gradient is exact where ``a`` has zeros.
+def cumprod(a, dim, *, dtype=None):
+    """Running products along ``dim`` (of the input cast to ``dtype``, if given); the
+    gradient is exact where ``a`` has zeros.
 
     >>> import gpugrad as gg
     >>> gg.tensor([1.0, 2.0, 3.0]).cumprod(0).tolist()
     [1.0, 2.0, 6.0]
     """
-    return _scan(Cumprod, a, dim)
+    return _scan(Cumprod, a, dim, dtype)
+
+
+@public_op
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The ``n``-th forward difference along ``dim`` (``x[i + 1] - x[i]``, repeated ``n``
+    times), after joining ``prepend`` and ``append`` at either end; bools give ``!=``.
+
+    >>> gg.diff(gg.tensor([1, 3, 6, 10]))
+    tensor([2, 3, 4])
+    >>> gg.diff(gg.tensor([1.0, 3.0, 6.0]), n=2, prepend=gg.tensor([0.0]))
+    tensor([1., 1.])
+    """
+    if input.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"diff: order must be non-negative but got {n}")
+    axis = norm_dim(dim, input.ndim)
+    parts = [prepend, input, append]
+    for name, part in (("prepend", prepend), ("append", append)):
+        if part is not None and not isinstance(part, Tensor):
+            raise TypeError(f"diff(): argument '{name}' must be Tensor, not "
+                            f"{type(part).__name__}")
+        if part is not None and part.ndim != input.ndim:
+            raise RuntimeError("diff expects prepend or append to be the same dimension as "
+                               "input")
+    present = [p for p in parts if p is not None]
+    x = cat(present, axis) if len(present) > 1 else input
+    lead = (slice(None),) * axis
+    for _ in range(n):
+        if x.shape[axis] == 0:
+            break
+        later, earlier = x[lead + (slice(1, None),)], x[lead + (slice(None, -1),)]
+        x = later != earlier if x.dtype.kind == "b" else later - earlier
+    return x

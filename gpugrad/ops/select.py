@@ -3,7 +3,7 @@ tril/triu."""
 import numpy as np
 
 from ..autograd.function import Function
-from ..dtypes import default_float
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from ._util import add_tangents, binary, lift, operands
 from .errors import DTypeError, ShapeError, public_op
@@ -125,7 +125,7 @@ def clamp(a, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if a._data.dtype.kind != "f" and (_is_float(min) or _is_float(max)):
-        a = a.to(dtype=default_float)
+        a = a.to(dtype=get_default_dtype())
     return Clamp.apply(a, lo=_bound(min, a), hi=_bound(max, a))
 
 
@@ -162,15 +162,23 @@ def minimum(a, b):
 
 
 @public_op
-def where(cond, a, b):
+def where(cond, a=None, b=None):
     """``a`` where ``cond`` holds, else ``b`` (``cond`` is a bool tensor; no gradient).
 
-    ``a`` and ``b`` may be Python numbers; their dtypes promote as in ``a + b``.
+    ``a`` and ``b`` may be Python numbers; their dtypes promote as in ``a + b``. With
+    ``cond`` alone, the indices where it holds: ``gg.nonzero(cond, as_tuple=True)``.
 
     >>> x = gg.tensor([-1.0, 2.0])
     >>> gg.where(x > 0, x, 0.0)
     tensor([0., 2.])
+    >>> gg.where(x > 0)
+    (tensor([1]),)
     """
+    if a is None and b is None:
+        from .scatter import nonzero
+        return nonzero(cond, as_tuple=True)
+    if a is None or b is None:
+        raise TypeError("where(): give both values (input and other), or only the condition")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         if not isinstance(cond, Tensor):
             cond = Tensor(np.asarray(cond))

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
-from ..dtypes import default_float
+from ..dtypes import get_default_dtype
 from ._util import add_tangents
 from .arithmetic import pow
 from .select import Where
@@ -397,7 +397,7 @@ class Round(Floor):
 
 def _floating(a):
     """Integer and bool inputs of the float-valued functions compute in float32 (PyTorch)."""
-    return a if a._data.dtype.kind == "f" else a.to(dtype=default_float)
+    return a if a._data.dtype.kind == "f" else a.to(dtype=get_default_dtype())
 
 
 @public_op
