@@ -37,7 +37,7 @@ def main(argv=None):
     train, val = load_digits_tensors(seed=args.seed)
     model = make_mlp()
     optimizer = gg.optim.Adam(model.parameters(), lr=args.lr)
-    log_dir = args.log_dir or gg.train.next_run_dir("runs", "digits")
+    log_dir = _log_dir(args.log_dir)
     trainer = gg.train.Trainer(
         model, optimizer, F.cross_entropy, devices=devices, log_dir=log_dir, seed=args.seed,
         progress=not args.no_progress,
@@ -46,11 +46,27 @@ def main(argv=None):
     print(f"devices: {', '.join(trainer.devices)} (effective batch "
           f"{args.batch_size * len(trainer.devices)})")
     history = trainer.fit(train, epochs=args.epochs, batch_size=args.batch_size, val_data=val)
-    curve = trainer.plot_history(os.path.join(args.out, "loss_curve.png"))
     accuracy = history.last("val_accuracy")
     print(f"final validation accuracy: {100 * accuracy:.2f}%")
-    print(f"TensorBoard logs: {log_dir}   loss curve: {curve}")
+    if log_dir is not None:
+        print(f"TensorBoard logs: {log_dir}")
+    try:
+        print(f"loss curve: {trainer.plot_history(os.path.join(args.out, 'loss_curve.png'))}")
+    except ImportError as err:  # matplotlib is an optional extra too
+        print(f"no loss curve: {err}")
     return accuracy
+
+
+def _log_dir(asked):
+    """Where TensorBoard logs go: ``asked``, else a new runs/digitsN; none without
+    tensorboardX (an optional extra), so the example also runs where it is missing."""
+    try:
+        import tensorboardX  # noqa: F401
+    except ImportError:
+        print("TensorBoard logging off: tensorboardX is not installed "
+              "(pip install gpugrad[tensorboard])")
+        return None
+    return asked or gg.train.next_run_dir("runs", "digits")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 
-from .backends.device import CPU, backend_for, device as as_device
-from .dtypes import as_dtype, default_float
+from .backends.device import CPU, backend_for, backend_of_array, device as as_device
+from .dtypes import as_dtype, get_default_dtype
 from .tensor import Tensor
 
 
@@ -53,18 +53,44 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
     if isinstance(data, Tensor):
         data = data._data
     if not isinstance(data, np.ndarray) and hasattr(data, "__cuda_array_interface__"):
-        t = Tensor(data.astype(dtype or data.dtype, copy=True))
+        backend, home = backend_of_array(data)
+        with backend.device_context(home):  # the copy stays on the array's own GPU
+            t = Tensor(data.astype(dtype or data.dtype, copy=True))
         t = t if device is None else t.to(device)
         return t.requires_grad_(True) if requires_grad else t
     was_array = isinstance(data, (np.ndarray, np.generic))
     array = np.array(data, dtype=dtype)
     if dtype is None and not was_array:
         if array.dtype == np.float64:
-            array = array.astype(default_float)
+            array = array.astype(get_default_dtype())
         elif array.dtype.kind in "iu":
             array = array.astype(np.int64)
     as_dtype(array.dtype)  # rejects object, complex, string data with a TypeError
     return _place(array, device, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """``data`` as a tensor, sharing memory where it can: a Tensor already of ``dtype`` and
+    on ``device`` comes back as itself (a conversion stays in the graph), and a NumPy array
+    going to the CPU unchanged is wrapped without a copy; anything else is copied as by
+    ``gg.tensor``.
+
+    >>> a = np.array([1.0, 2.0])
+    >>> t = gg.as_tensor(a)
+    >>> a[0] = 5.0
+    >>> t
+    tensor([5., 2.], dtype=float64)
+    >>> gg.as_tensor([1, 2], dtype=gg.float32)
+    tensor([1., 2.])
+    """
+    dtype = as_dtype(dtype)
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    if isinstance(data, np.ndarray) and (device is None or as_device(device) is CPU):
+        if dtype is None or dtype == data.dtype:
+            as_dtype(data.dtype)  # rejects object, complex, string arrays
+            return Tensor(data)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def from_numpy(array):
@@ -104,7 +130,7 @@ def zeros(*size, dtype=None, device=None, requires_grad=False):
     >>> gg.zeros((2,), dtype=gg.int64)
     tensor([0, 0])
     """
-    dt = as_dtype(dtype) or default_float
+    dt = as_dtype(dtype) or get_default_dtype()
     return _make(device, requires_grad, lambda xp, g: xp.zeros(_shape(size), dtype=dt))
 
 
@@ -115,7 +141,7 @@ def ones(*size, dtype=None, device=None, requires_grad=False):
     tensor([[1., 1.],
             [1., 1.]])
     """
-    dt = as_dtype(dtype) or default_float
+    dt = as_dtype(dtype) or get_default_dtype()
     return _make(device, requires_grad, lambda xp, g: xp.ones(_shape(size), dtype=dt))
 
 
@@ -125,7 +151,7 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
     >>> gg.empty(2, 3).shape
     (2, 3)
     """
-    dt = as_dtype(dtype) or default_float
+    dt = as_dtype(dtype) or get_default_dtype()
     return _make(device, requires_grad, lambda xp, g: xp.empty(_shape(size), dtype=dt))
 
 
@@ -139,8 +165,12 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     tensor([0.5, 0.5])
     """
     if dtype is None:
-        dtype = np.int64 if isinstance(fill_value, int) and not isinstance(
-            fill_value, bool) else (np.bool_ if isinstance(fill_value, bool) else default_float)
+        if isinstance(fill_value, bool):
+            dtype = np.bool_
+        elif isinstance(fill_value, int):
+            dtype = np.int64
+        else:
+            dtype = get_default_dtype()
     dt = as_dtype(dtype)
     return _make(device, requires_grad,
                  lambda xp, g: xp.full(_shape((size,)), fill_value, dtype=dt))
@@ -158,7 +188,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         start, end = 0, start
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
-        dtype = np.int64 if ints else default_float
+        dtype = np.int64 if ints else get_default_dtype()
     dt = as_dtype(dtype)
     return _make(device, requires_grad, lambda xp, g: xp.arange(start, end, step, dtype=dt))
 
@@ -169,7 +199,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     >>> gg.linspace(0, 1, 5)
     tensor([0.  , 0.25, 0.5 , 0.75, 1.  ])
     """
-    dt = as_dtype(dtype) or default_float
+    dt = as_dtype(dtype) or get_default_dtype()
     return _make(device, requires_grad,
                  lambda xp, g: xp.linspace(start, end, steps).astype(dt))
 
@@ -183,7 +213,7 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     >>> gg.eye(2, 3).shape
     (2, 3)
     """
-    dt = as_dtype(dtype) or default_float
+    dt = as_dtype(dtype) or get_default_dtype()
     return _make(device, requires_grad, lambda xp, g: xp.eye(n, m, dtype=dt))
 
 
@@ -202,7 +232,7 @@ def rand(*size, dtype=None, device=None, requires_grad=False):
     >>> x.shape, bool(((x >= 0) & (x < 1)).all())
     ((2, 3), True)
     """
-    dt = as_dtype(dtype) or default_float
+    dt = as_dtype(dtype) or get_default_dtype()
     shape = _shape(size)
     return _make(device, requires_grad,
                  lambda xp, g: _float_draw(lambda d: g.random(shape, dtype=d), dt))
@@ -216,7 +246,7 @@ def randn(*size, dtype=None, device=None, requires_grad=False):
     >>> abs(x.mean().item()) < 0.1, abs(x.std().item() - 1) < 0.1
     (True, True)
     """
-    dt = as_dtype(dtype) or default_float
+    dt = as_dtype(dtype) or get_default_dtype()
     shape = _shape(size)
     return _make(device, requires_grad,
                  lambda xp, g: _float_draw(lambda d: g.standard_normal(shape, dtype=d), dt))

@@ -29,10 +29,34 @@ def device_count():
     True
     """
     try:
+        _dev.simulate_from_environment()
         import cupy
         return int(cupy.cuda.runtime.getDeviceCount())
     except Exception:  # ImportError, or CUDARuntimeError with no driver/device
         return 0
+
+
+def simulate(n=2):
+    """Simulate ``n`` CUDA devices ``cuda:0`` .. ``cuda:{n-1}`` on the CPU: the real CuPy
+    code path of every op runs on arrays that behave like CuPy's (a separate array type,
+    a current device per thread, streams, NCCL sums), so multi-GPU scripts and their
+    device-placement bugs can be tried without a GPU. ``GPUGRAD_SIMULATE_CUDA=n`` does the
+    same from the environment. Call it before the first GPU use.
+
+    >>> gg.cuda.simulate(2)  # doctest: +SKIP
+    >>> gg.ones(2, device="cuda:1") * 2  # doctest: +SKIP
+    tensor([2., 2.], device='cuda:1')
+    """
+    _dev.simulate(n)
+
+
+def is_simulated():
+    """True when ``cuda`` devices are simulated (``simulate`` or ``GPUGRAD_SIMULATE_CUDA``).
+
+    >>> gg.cuda.is_simulated() in (True, False)
+    True
+    """
+    return bool(_dev._simulated)
 
 
 def synchronize(device=None):

@@ -38,7 +38,7 @@ def _prepare(inputs):
     out = []
     for t in inputs:
         if isinstance(t, Tensor) and t.requires_grad:
-            t = t._like(t._data.astype(np.float64)).requires_grad_(True)
+            t = t.detach().to(dtype=np.float64).requires_grad_(True)
         out.append(t)
     return out
 
@@ -47,12 +47,19 @@ def _outputs(fn, inputs):
     return [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor) and o.dtype.kind == "f"]
 
 
+def _shift(t, step):
+    """``t + step`` (a host array) as a new leaf on ``t``'s device, made inside its device
+    context: CuPy would otherwise allocate on the current device."""
+    with t._backend.device_context(t._device):
+        moved = t._data + t._backend.xp.asarray(step)
+    return t._like(moved).requires_grad_(True)
+
+
 def _numeric_jvp(fn, inputs, directions, eps):
     """(f(x + eps u) - f(x - eps u)) / 2 eps for one direction per input, flattened."""
     def shifted(sign):
         # Shifted inputs keep requires_grad: fn may itself differentiate (double backward).
-        moved = [t if u is None else
-                 t._like(t._data + t._backend.xp.asarray(sign * eps * u)).requires_grad_(True)
+        moved = [t if u is None else _shift(t, sign * eps * u)
                  for t, u in zip(inputs, directions)]
         return [o._host().astype(np.float64).ravel() for o in _outputs(fn, moved)]
     plus, minus = shifted(1.0), shifted(-1.0)
@@ -66,7 +73,8 @@ def _analytic_vjp(fn, inputs, diff, cotangents):
     for o in outs:
         n = o._data.size
         piece = cotangents[start:start + n].reshape(o.shape).astype(o.dtype)
-        pieces.append(o._like(o._backend.xp.asarray(piece)))
+        with o._backend.device_context(o._device):
+            pieces.append(o._like(o._backend.xp.asarray(piece)))
         start += n
     used = [(o, g) for o, g in zip(outs, pieces) if o.requires_grad]
     if not used:

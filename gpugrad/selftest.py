@@ -296,7 +296,9 @@ def _gpu_checks(report):
         arrays = [make(np.random.default_rng(0)) for make in inputs]
         report.check(op, lambda: _device_error(fn, arrays), 1e-4)
     if not kernels:
-        print("\nGPU kernel launchers: skipped (numba-cuda is not usable; see the warning)")
+        why = ("simulated devices take the generic path" if gg.cuda.is_simulated()
+               else "numba-cuda is not usable; see the warning")
+        print(f"\nGPU kernel launchers: skipped ({why})")
         return
     report.section("GPU: kernel launchers vs CuPy references (float32)", "max abs err")
     for op, fused, ref, tol in _launcher_cases(cupy):

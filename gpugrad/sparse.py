@@ -43,6 +43,12 @@ class RowSparseGrad:
         from .backends.device import get_array_module
         return get_array_module(self.values)
 
+    def _on_device(self):
+        """The device context of the values: CuPy allocates on the current device."""
+        from .backends.device import backend_of_array
+        backend, device = backend_of_array(self.values)
+        return backend.device_context(device)
+
     def coalesce(self):
         """Sorted unique rows, repeated rows summed.
 
@@ -52,13 +58,14 @@ class RowSparseGrad:
         ([0, 2], [1.0, 2.0])
         """
         xp = self.xp
-        unique, inverse = xp.unique(self.indices, return_inverse=True)
-        summed = xp.zeros((unique.shape[0],) + self.shape[1:], dtype=self.values.dtype)
-        if xp.__name__ == "numpy":
-            xp.add.at(summed, inverse.reshape(-1), self.values)
-        else:
-            import cupyx
-            cupyx.scatter_add(summed, inverse.reshape(-1), self.values)
+        with self._on_device():
+            unique, inverse = xp.unique(self.indices, return_inverse=True)
+            summed = xp.zeros((unique.shape[0],) + self.shape[1:], dtype=self.values.dtype)
+            if xp.__name__ == "numpy":
+                xp.add.at(summed, inverse.reshape(-1), self.values)
+            else:
+                import cupyx
+                cupyx.scatter_add(summed, inverse.reshape(-1), self.values)
         return RowSparseGrad(unique, summed, self.shape)
 
     def to_dense(self):
@@ -69,15 +76,17 @@ class RowSparseGrad:
         [1.0, 0.0, 2.0, 0.0]
         """
         c = self.coalesce()
-        dense = self.xp.zeros(self.shape, dtype=self.values.dtype)
-        dense[c.indices] = c.values
+        with self._on_device():
+            dense = self.xp.zeros(self.shape, dtype=self.values.dtype)
+            dense[c.indices] = c.values
         return Tensor(dense)
 
     def __add__(self, other):
         if isinstance(other, RowSparseGrad):
             xp = self.xp
-            return RowSparseGrad(xp.concatenate([self.indices, other.indices]),
-                                 xp.concatenate([self.values, other.values]), self.shape)
+            with self._on_device():
+                return RowSparseGrad(xp.concatenate([self.indices, other.indices]),
+                                     xp.concatenate([self.values, other.values]), self.shape)
         return self.to_dense() + other
 
     __radd__ = __add__

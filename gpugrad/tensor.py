@@ -12,7 +12,7 @@ import numpy as np
 
 from .autograd.grad_mode import state
 from .backends.device import CPU, backend_for, device as as_device
-from .dtypes import as_dtype
+from .dtypes import as_dtype, get_default_dtype
 
 
 class Tensor:
@@ -36,6 +36,9 @@ class Tensor:
     __array_priority__ = 1000  # numpy scalars and arrays defer to our reflected operators
 
     def __init__(self, data, requires_grad=False):
+        if isinstance(data, (list, tuple)):
+            # PyTorch's legacy constructor: gg.Tensor([1, 2]) holds the default float dtype.
+            data = np.array(data, dtype=get_default_dtype())
         backend, device = _backend_of_array(data)
         self._data = data
         self._backend = backend
@@ -139,10 +142,68 @@ class Tensor:
         """
         return int(self._data.size)
 
+    def element_size(self):
+        """The size of one element in bytes.
+
+        >>> gg.zeros(2).element_size(), gg.zeros(2, dtype=gg.int64).element_size()
+        (4, 8)
+        """
+        return int(self._data.itemsize)
+
+    @property
+    def nbytes(self):
+        """The number of bytes the elements take (``numel() * element_size()``).
+
+        >>> gg.zeros(2, 3).nbytes
+        24
+        """
+        return int(self._data.nbytes)
+
+    def stride(self, dim=None):
+        """The step in elements between neighbours along each dim (or along ``dim``); 0 along
+        broadcast dims, as in PyTorch.
+
+        >>> gg.zeros(2, 3).stride(), gg.zeros(2, 3).T.stride(0)
+        ((3, 1), 1)
+        """
+        steps = tuple(st // self._data.itemsize for st in self._data.strides)
+        if dim is None:
+            return steps
+        if not isinstance(dim, numbers.Integral):
+            raise TypeError(f"stride(): argument 'dim' must be int, not {type(dim).__name__}")
+        if not -len(steps) <= dim < len(steps):
+            raise IndexError(f"stride: dimension {dim} out of range for a tensor of "
+                             f"{len(steps)} dims")
+        return steps[dim]
+
+    def data_ptr(self):
+        """The address of the first element in (host or device) memory, as an int.
+
+        >>> x = gg.arange(4)
+        >>> x[1:].data_ptr() - x.data_ptr() == x.element_size()
+        True
+        """
+        interface = getattr(self._data, "__cuda_array_interface__", None)
+        if interface is None:
+            interface = self._data.__array_interface__
+        return int(interface["data"][0])
+
     def __len__(self):
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self._data.shape[0]
+
+    def __iter__(self):
+        # The slices along dim 0, as PyTorch's iteration gives (views, in the graph).
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(_join.unbind(self, 0))
+
+    def __format__(self, format_spec):
+        # f"{loss:.4f}" formats the value of a 0-d tensor; other tensors take only "".
+        if self._data.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
 
     def __hash__(self):
         return id(self)
@@ -333,9 +394,85 @@ class Tensor:
         """
         return self.to(dtype=np.bool_)
 
+    def type(self, dtype=None, non_blocking=False, **kwargs):
+        """Without ``dtype``, the type's name: ``'gpugrad.FloatTensor'``,
+        ``'gpugrad.cuda.LongTensor'``, ... (PyTorch says ``'torch.FloatTensor'``). With a
+        dtype, or such a name (``'torch.'`` names are accepted too), a cast (and a move
+        between the CPU and the GPU, for a name saying so).
+
+        >>> x = gg.tensor([1, 2])
+        >>> x.type()
+        'gpugrad.LongTensor'
+        >>> x.type(gg.float32), x.type("torch.DoubleTensor").dtype
+        (tensor([1., 2.]), dtype('float64'))
+        """
+        if dtype is None:
+            where = "gpugrad." if self._device is CPU else "gpugrad.cuda."
+            return where + _TYPE_NAMES[self.dtype]
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            *prefix, name = dtype.split(".")
+            wanted = [dt for dt, n in _TYPE_NAMES.items() if n == name]
+            if not wanted or prefix[:1] not in ([], ["torch"], ["gpugrad"]):
+                raise TypeError(f"type: invalid type {dtype!r}")
+            out = self.to(dtype=wanted[0])
+            if "cuda" in prefix and self._device is CPU:
+                return out.cuda()
+            return out.cpu() if "cuda" not in prefix else out
+        return self.to(dtype=dtype)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        """A new tensor (a copy) of ``data``, with this tensor's dtype and device unless given.
+
+        >>> gg.zeros(2, dtype=gg.float64).new_tensor([1, 2])
+        tensor([1., 2.], dtype=float64)
+        """
+        if isinstance(data, Tensor):
+            data = data._data
+        return _creation.tensor(data, dtype=dtype or self.dtype, device=device or self._device,
+                                requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        """Zeros of ``size`` (ints or one tuple) with this tensor's dtype and device unless
+        given.
+
+        >>> gg.zeros(1, dtype=gg.int64).new_zeros(2, 2)
+        tensor([[0, 0],
+                [0, 0]])
+        """
+        return _creation.zeros(*size, dtype=dtype or self.dtype, device=device or self._device,
+                               requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        """Ones of ``size`` (ints or one tuple) with this tensor's dtype and device unless given.
+
+        >>> gg.zeros(1, dtype=gg.float64).new_ones(2)
+        tensor([1., 1.], dtype=float64)
+        """
+        return _creation.ones(*size, dtype=dtype or self.dtype, device=device or self._device,
+                              requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        """An uninitialised tensor of ``size`` with this tensor's dtype and device unless given.
+
+        >>> gg.zeros(1).new_empty(2, 3).shape
+        (2, 3)
+        """
+        return _creation.empty(*size, dtype=dtype or self.dtype, device=device or self._device,
+                               requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        """``fill_value`` in ``size`` with this tensor's dtype and device unless given.
+
+        >>> gg.zeros(1).new_full((2,), 7)
+        tensor([7., 7.])
+        """
+        return _creation.full(size, fill_value, dtype=dtype or self.dtype,
+                              device=device or self._device, requires_grad=requires_grad)
+
     # ---- autograd -------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=False, create_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (only into the ``.grad`` of
+        ``inputs``, a tensor or a sequence of them, when given).
 
         >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
         >>> (x ** 2).sum().backward()
@@ -345,9 +482,13 @@ class Tensor:
         >>> y.backward(gg.tensor([1.0, 0.0]))  # non-scalar: pass d(loss)/dy
         >>> x.grad  # accumulated
         tensor([5., 4.])
+        >>> w = gg.tensor(2.0, requires_grad=True)
+        >>> (x * w).sum().backward(inputs=[w])  # x.grad is left alone
+        >>> w.grad, x.grad
+        (tensor(3.), tensor([5., 4.]))
         """
         from .autograd import api
-        api.backward(self, gradient, retain_graph, create_graph)
+        api.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
@@ -410,7 +551,9 @@ class Tensor:
         if self.grad is None:
             if isinstance(grad, Tensor) and not state.grad_enabled:
                 if shared or not _owns(grad._data):
-                    grad = grad._like(grad._data.copy())
+                    # CuPy's copy() allocates on the current device, not the array's.
+                    with grad._backend.device_context(grad._device):
+                        grad = grad._like(grad._data.copy())
             self.grad = grad
         else:
             self.grad = self.grad + grad
@@ -681,13 +824,16 @@ class Tensor:
         """
         return _ew.mul(self, other)
 
-    def div(self, other):
-        """``self / other`` (true division: integers give float32); see ``gg.div``.
+    def div(self, other, *, rounding_mode=None):
+        """``self / other`` (true division: integers give float32), or rounded toward zero
+        or down with ``rounding_mode='trunc'``/``'floor'``; see ``gg.div``.
 
         >>> gg.tensor([1, 3]).div(2)
         tensor([0.5, 1.5])
+        >>> gg.tensor([-7.0]).div(2, rounding_mode="floor")
+        tensor([-4.])
         """
-        return _ew.div(self, other)
+        return _ew.div(self, other, rounding_mode=rounding_mode)
 
     def pow(self, other):
         """``self ** other``; see ``gg.pow``.
@@ -959,9 +1105,82 @@ class Tensor:
         """
         return _cmp.isnan(self)
 
+    def eq(self, other):
+        """Elementwise ``self == other`` as a bool tensor; see ``gg.eq``.
+
+        >>> gg.tensor([1, 2]).eq(2)
+        tensor([False,  True])
+        """
+        return _cmp.eq(self, other)
+
+    def ne(self, other):
+        """Elementwise ``self != other`` as a bool tensor.
+
+        >>> gg.tensor([1, 2]).ne(2)
+        tensor([ True, False])
+        """
+        return _cmp.ne(self, other)
+
+    def lt(self, other):
+        """Elementwise ``self < other`` as a bool tensor.
+
+        >>> gg.tensor([1, 2]).lt(2)
+        tensor([ True, False])
+        """
+        return _cmp.lt(self, other)
+
+    def le(self, other):
+        """Elementwise ``self <= other`` as a bool tensor.
+
+        >>> gg.tensor([1, 3]).le(2)
+        tensor([ True, False])
+        """
+        return _cmp.le(self, other)
+
+    def gt(self, other):
+        """Elementwise ``self > other`` as a bool tensor.
+
+        >>> gg.tensor([1, 3]).gt(2)
+        tensor([False,  True])
+        """
+        return _cmp.gt(self, other)
+
+    def ge(self, other):
+        """Elementwise ``self >= other`` as a bool tensor.
+
+        >>> gg.tensor([1, 2]).ge(2)
+        tensor([False,  True])
+        """
+        return _cmp.ge(self, other)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        """True (a Python bool) if every element is close to ``other``'s; see ``gg.isclose``.
+
+        >>> gg.tensor([1.0]).allclose(gg.tensor([1.0 + 1e-7]))
+        True
+        """
+        return _cmp.allclose(self, other, rtol, atol, equal_nan)
+
+    def where(self, condition, y):
+        """``self`` where ``condition`` holds, else ``y``: ``gg.where(condition, self, y)``.
+
+        >>> gg.tensor([1.0, 2.0]).where(gg.tensor([True, False]), 0.0)
+        tensor([1., 0.])
+        """
+        return _ew.where(condition, self, y)
+
+    def lerp(self, end, weight):
+        """``self + weight * (end - self)``; see ``gg.lerp``.
+
+        >>> gg.tensor([0.0, 10.0]).lerp(gg.tensor([10.0, 20.0]), 0.25)
+        tensor([ 2.5, 12.5])
+        """
+        return _pw.lerp(self, end, weight)
+
     # ---- reductions -----------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False):
-        """Sum of all elements, or along ``dim`` (an int or a tuple); see ``gg.sum``.
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        """Sum of all elements, or along ``dim`` (an int or a tuple), after casting to
+        ``dtype`` if given; see ``gg.sum``.
 
         >>> x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
         >>> x.sum()
@@ -971,22 +1190,27 @@ class Tensor:
         >>> x.sum(1, keepdim=True)
         tensor([[ 6.],
                 [15.]])
+        >>> gg.tensor([1, 2]).sum(dtype=gg.float32)
+        tensor(3.)
         """
-        return _red.sum(self, dim, keepdim)
+        return _red.sum(self, dim, keepdim, dtype=dtype)
 
-    def mean(self, dim=None, keepdim=False):
-        """Mean of all elements, or along ``dim``.
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        """Mean of all elements, or along ``dim`` (of the input cast to ``dtype``, if given).
 
         >>> x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
         >>> x.mean()
         tensor(3.5)
         >>> x.mean(dim=1)
         tensor([2., 5.])
+        >>> gg.tensor([1, 2]).mean(dtype=gg.float64)
+        tensor(1.5, dtype=float64)
         """
-        return _red.mean(self, dim, keepdim)
+        return _red.mean(self, dim, keepdim, dtype=dtype)
 
-    def prod(self, dim=None, keepdim=False):
-        """Product of all elements, or along ``dim``.
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        """Product of all elements, or along ``dim`` (of the input cast to ``dtype``, if
+        given).
 
         >>> x = gg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
         >>> x.prod()
@@ -994,23 +1218,25 @@ class Tensor:
         >>> x.prod(dim=0)
         tensor([ 4., 10., 18.])
         """
-        return _red.prod(self, dim, keepdim)
+        return _red.prod(self, dim, keepdim, dtype=dtype)
 
-    def cumsum(self, dim):
-        """Running sum along ``dim``.
+    def cumsum(self, dim, *, dtype=None):
+        """Running sum along ``dim`` (of the input cast to ``dtype``, if given).
 
         >>> gg.tensor([1, 2, 3]).cumsum(0)
         tensor([1, 3, 6])
         """
-        return _scan.cumsum(self, dim)
+        return _scan.cumsum(self, dim, dtype=dtype)
 
-    def cumprod(self, dim):
-        """Running product along ``dim``.
+    def cumprod(self, dim, *, dtype=None):
+        """Running product along ``dim`` (of the input cast to ``dtype``, if given).
 
         >>> gg.tensor([1, 2, 3]).cumprod(0)
         tensor([1, 2, 6])
+        >>> gg.tensor([1, 2, 3]).cumprod(0, dtype=gg.float32)
+        tensor([1., 2., 6.])
         """
-        return _scan.cumprod(self, dim)
+        return _scan.cumprod(self, dim, dtype=dtype)
 
     def count_nonzero(self, dim=None):
         """The number of nonzero elements, in all or along ``dim``.
@@ -1155,6 +1381,24 @@ class Tensor:
         """
         return _sort.topk(self, k, dim, largest, sorted)
 
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values, optionally with inverse indices and counts; see ``gg.unique``.
+
+        >>> gg.tensor([2, 1, 2]).unique(return_counts=True)
+        (tensor([1, 2]), tensor([1, 2]))
+        """
+        return _sort.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def nonzero(self, *, as_tuple=False):
+        """The indices of the nonzero elements, one row each (or one tensor per dim with
+        ``as_tuple=True``); see ``gg.nonzero``.
+
+        >>> gg.tensor([0, 3, 0, 4]).nonzero()
+        tensor([[1],
+                [3]])
+        """
+        return _scatter.nonzero(self, as_tuple=as_tuple)
+
     def gather(self, dim, index):
         """Values picked along ``dim`` by ``index``: for ``dim=1``, ``out[i][j] =
         self[i][index[i][j]]``.
@@ -1172,6 +1416,43 @@ class Tensor:
         tensor([4., 0., 2.])
         """
         return _index.scatter_add(self, dim, index, src)
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        """A copy with ``src`` (a tensor, or a number as ``src`` or ``value``) written at
+        ``index`` along ``dim``; see ``gg.scatter``.
+
+        >>> gg.zeros(3).scatter(0, gg.tensor([2]), 1.0)
+        tensor([0., 0., 1.])
+        """
+        return _scatter.scatter(self, dim, index, src, value, reduce=reduce)
+
+    def scatter_(self, dim, index, src=None, value=None, *, reduce=None):
+        """In place ``scatter``: write ``src`` (or ``value``) at ``index`` along ``dim``;
+        returns ``self``.
+
+        >>> gg.zeros(2, 3).scatter_(1, gg.tensor([[2], [0]]), 1.0)
+        tensor([[0., 0., 1.],
+                [1., 0., 0.]])
+        """
+        return _inplace.apply_(self, _scatter.scatter, dim, index, src, value, reduce=reduce)
+
+    def scatter_add_(self, dim, index, src):
+        """In place ``scatter_add``: add ``src`` at ``index`` along ``dim``; returns ``self``.
+
+        >>> gg.zeros(3).scatter_add_(0, gg.tensor([0, 0, 2]), gg.tensor([1.0, 2.0, 3.0]))
+        tensor([3., 0., 3.])
+        """
+        return _inplace.apply_(self, _index.scatter_add, dim, index, src)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """Add ``alpha * source`` in place at the entries ``index`` (a 1-d integer tensor)
+        along ``dim``; repeated indices accumulate. Returns ``self``.
+
+        >>> gg.zeros(2, 3).index_add_(1, gg.tensor([0, 0]), gg.ones(2, 2), alpha=2)
+        tensor([[4., 0., 0.],
+                [4., 0., 0.]])
+        """
+        return _inplace.apply_(self, _scatter.index_add, dim, index, source, alpha=alpha)
 
     def index_select(self, dim, index):
         """The slices at ``index`` (a 1-d integer tensor) along ``dim``.
@@ -1231,6 +1512,84 @@ class Tensor:
                 [2, 3]])
         """
         return _shape.view(self, _shape_arg(shape))
+
+    def reshape_as(self, other):
+        """``reshape`` to ``other``'s shape.
+
+        >>> gg.arange(4).reshape_as(gg.zeros(2, 2)).shape
+        (2, 2)
+        """
+        return _shape.reshape(self, _tensor_arg("reshape_as", other).shape)
+
+    def unflatten(self, dim, sizes):
+        """Split dim ``dim`` into the dims ``sizes`` (one may be -1).
+
+        >>> gg.zeros(2, 6).unflatten(1, (3, -1)).shape
+        (2, 3, 2)
+        """
+        return _views.unflatten(self, dim, sizes)
+
+    def t(self):
+        """The transpose of a matrix (0-d and 1-d tensors unchanged); see ``gg.t``.
+
+        >>> gg.tensor([[1, 2]]).t().shape
+        (2, 1)
+        """
+        return _views.t(self)
+
+    def repeat(self, *sizes):
+        """The tensor tiled ``sizes[i]`` times along each dim: ``t.repeat(2, 3)`` or
+        ``t.repeat((2, 3))``; extra leading sizes add dims.
+
+        >>> gg.tensor([1, 2]).repeat(2)
+        tensor([1, 2, 1, 2])
+        >>> gg.tensor([1, 2]).repeat(2, 1)
+        tensor([[1, 2],
+                [1, 2]])
+        """
+        return _rearr.repeat(self, _shape_arg(sizes))
+
+    def repeat_interleave(self, repeats, dim=None, *, output_size=None):
+        """Each element (or slice along ``dim``) repeated ``repeats`` times in place; see
+        ``gg.repeat_interleave``.
+
+        >>> gg.tensor([1, 2]).repeat_interleave(2)
+        tensor([1, 1, 2, 2])
+        """
+        return _rearr.repeat_interleave(self, repeats, dim, output_size=output_size)
+
+    def narrow(self, dim, start, length):
+        """The view of ``length`` entries from ``start`` along ``dim``.
+
+        >>> gg.arange(5).narrow(0, 1, 3)
+        tensor([1, 2, 3])
+        """
+        return _views.narrow(self, dim, start, length)
+
+    def flip(self, *dims):
+        """A copy reversed along ``dims``: ``t.flip(0)``, ``t.flip(0, 1)`` or ``t.flip((0, 1))``.
+
+        >>> gg.tensor([1, 2, 3]).flip(0)
+        tensor([3, 2, 1])
+        """
+        return _rearr.flip(self, _shape_arg(dims))
+
+    def roll(self, shifts, dims=None):
+        """The elements shifted by ``shifts`` along ``dims``, wrapping around; see
+        ``gg.roll``.
+
+        >>> gg.tensor([1, 2, 3]).roll(1)
+        tensor([3, 1, 2])
+        """
+        return _rearr.roll(self, shifts, dims)
+
+    def unbind(self, dim=0):
+        """The slices along ``dim`` as a tuple of tensors.
+
+        >>> gg.tensor([[1, 2], [3, 4]]).unbind()
+        (tensor([1, 2]), tensor([3, 4]))
+        """
+        return _join.unbind(self, dim)
 
     def view_as(self, other):
         """``view`` with ``other``'s shape.
@@ -1373,6 +1732,39 @@ class Tensor:
         """
         return _linalg.matmul(self, other)
 
+    def mm(self, mat2):
+        """The product of two matrices; see ``gg.mm``.
+
+        >>> gg.eye(2).mm(gg.tensor([[1.0], [2.0]]))
+        tensor([[1.],
+                [2.]])
+        """
+        return _linalg.mm(self, mat2)
+
+    def bmm(self, mat2):
+        """Batched matrix product of 3-d tensors; see ``gg.bmm``.
+
+        >>> gg.ones(4, 2, 3).bmm(gg.ones(4, 3, 5)).shape
+        (4, 2, 5)
+        """
+        return _linalg.bmm(self, mat2)
+
+    def softmax(self, dim, dtype=None):
+        """Softmax along ``dim``; see ``gg.nn.functional.softmax``.
+
+        >>> gg.tensor([0.0, 0.0]).softmax(0)
+        tensor([0.5, 0.5])
+        """
+        return _pw.softmax(self, dim, dtype)
+
+    def log_softmax(self, dim, dtype=None):
+        """Log-softmax along ``dim``; see ``gg.nn.functional.log_softmax``.
+
+        >>> gg.tensor([0.0, 0.0]).log_softmax(0).exp()
+        tensor([0.5, 0.5])
+        """
+        return _pw.log_softmax(self, dim, dtype)
+
     def outer(self, other):
         """The outer product of two vectors.
 
@@ -1427,14 +1819,25 @@ class Tensor:
         """
         return _inplace.apply_(self, _ew.mul, other)
 
-    def div_(self, other):
-        """In place: ``self /= other``; returns ``self``.
+    def div_(self, other, *, rounding_mode=None):
+        """In place: ``self /= other`` (rounded with ``rounding_mode='trunc'`` or
+        ``'floor'``, which integer tensors need); returns ``self``.
 
         >>> x = gg.ones(2)
         >>> x.div_(4)
         tensor([0.25, 0.25])
+        >>> gg.tensor([7, -7]).div_(2, rounding_mode="floor")
+        tensor([ 3, -4])
         """
-        return _inplace.apply_(self, _ew.div, other)
+        return _inplace.apply_(self, _ew.div, other, rounding_mode=rounding_mode)
+
+    def masked_fill_(self, mask, value):
+        """In place ``masked_fill``: ``value`` where ``mask`` is True; returns ``self``.
+
+        >>> gg.zeros(3).masked_fill_(gg.tensor([True, False, True]), 2.0)
+        tensor([2., 0., 2.])
+        """
+        return _inplace.apply_(self, _ew.masked_fill, mask, value)
 
     def clamp_(self, min=None, max=None):
         """In place ``clamp``; returns ``self``.
@@ -1469,6 +1872,7 @@ class Tensor:
         >>> gg.zeros(2000).normal_(1.0, 0.5).std().item() > 0.45
         True
         """
+        _fill_args("normal_", self, mean=mean, std=std)
         from .nn import init
         return init.normal_(self, mean, std)
 
@@ -1478,6 +1882,7 @@ class Tensor:
         >>> bool((gg.zeros(100).uniform_(-1, 1).abs() <= 1).all())
         True
         """
+        _fill_args("uniform_", self, a=a, b=b)
         from .nn import init
         return init.uniform_(self, a, b)
 
@@ -1522,6 +1927,17 @@ def _shape_arg(shape):
     return tuple(shape)
 
 
+def _fill_args(name, t, **values):
+    """The checks of the random in-place fills, named after the method (nn.init's own
+    message names ``init``, which a user of ``t.normal_`` never called)."""
+    if t.dtype.kind != "f":
+        raise _errors.DTypeError(f"{name}: expected a floating point tensor, got {t.dtype}")
+    for arg, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name}(): argument '{arg}' must be a number, not "
+                            f"{type(v).__name__}")
+
+
 def _tensor_arg(name, value, what="other"):
     """``value``, which method ``name`` reads as a Tensor (its shape, its dtype)."""
     if not isinstance(value, Tensor):
@@ -1534,11 +1950,17 @@ def _backend_of_array(data):
     return backend_of_array(data)
 
 
+# Tensor.type()'s names, PyTorch's legacy tensor type names.
+_TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
+               np.dtype(np.float16): "HalfTensor", np.dtype(np.int32): "IntTensor",
+               np.dtype(np.int64): "LongTensor", np.dtype(np.bool_): "BoolTensor"}
+
 # PyTorch's comparison operators take Tensors and numbers; for anything else they return
 # NotImplemented, so ``t == None`` is False and ``t < None`` is Python's TypeError.
 _COMPARABLE = (Tensor, numbers.Number)
 
 # The ops import this module for ``Tensor``; importing them last closes the cycle.
+from . import creation as _creation  # noqa: E402
 from .ops import compare as _cmp  # noqa: E402
 from .ops import errors as _errors  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
@@ -1546,8 +1968,12 @@ from .ops import indexing as _index  # noqa: E402
 from .ops import inplace as _inplace  # noqa: E402
 from .ops import join as _join  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
+from .ops import pointwise as _pw  # noqa: E402
+from .ops import rearrange as _rearr  # noqa: E402
 from .ops import reduction as _red  # noqa: E402
 from .ops import scan as _scan  # noqa: E402
+from .ops import scatter as _scatter  # noqa: E402
+from .ops import views as _views  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops import sorting as _sort  # noqa: E402
 from .sparse import RowSparseGrad  # noqa: E402

@@ -4,6 +4,7 @@ Nothing here imports ``numba.cuda`` at import time: :func:`cuda` does so on firs
 ``import gpugrad`` stays cheap and works on machines without a GPU or Numba-CUDA.
 """
 import functools
+import sys
 
 import numpy as np
 
@@ -16,12 +17,14 @@ ROW_MAX_THREADS = 256
 
 
 def is_cupy(array):
-    """True for CuPy arrays, found without importing CuPy.
+    """True for CuPy arrays, found without importing CuPy (an array of the ``cupy`` that is
+    imported: the simulated one of ``gpugrad.cuda_sim`` where devices are simulated).
 
     >>> is_cupy(np.zeros(3))
     False
     """
-    return type(array).__module__.split(".")[0] == "cupy"
+    cupy = sys.modules.get("cupy")
+    return cupy is not None and isinstance(array, cupy.ndarray)
 
 
 def array_module(array):
@@ -30,10 +33,7 @@ def array_module(array):
     >>> array_module(np.zeros(3)) is np
     True
     """
-    if is_cupy(array):
-        import cupy
-        return cupy
-    return np
+    return sys.modules["cupy"] if is_cupy(array) else np
 
 
 @functools.cache
@@ -146,8 +146,13 @@ def launch(kernel, blocks, threads, *args):
         return
     stream = 0
     if any(is_cupy(a) for a in args):
-        stream = current_stream()
-        args = tuple(_device_view(a) for a in args)
+        if getattr(sys.modules["cupy"], "SIMULATED", False):
+            # Simulated devices: Numba's simulator runs the kernel on the NumPy memory
+            # underneath (after the same device check a real launch implies).
+            args = tuple(a.kernel_view() if is_cupy(a) else a for a in args)
+        else:
+            stream = current_stream()
+            args = tuple(_device_view(a) for a in args)
     kernel[blocks, threads, stream](*args)
 
 

@@ -1,14 +1,24 @@
 """Shared fixtures: every backend test runs on the CPU, and on CUDA where a GPU exists.
 
 CUDA cases carry the ``cuda`` marker; the default ``-m 'not cuda'`` (pyproject) deselects
-them on machines without a GPU instead of skipping them silently.
+them, and ``GPUGRAD_SIMULATE_CUDA=2 python -m pytest -m cuda`` runs them on two simulated
+devices (the README's test command does both). A cuda test that only real hardware can
+answer carries ``gpu_hardware(reason)`` and is skipped on simulated devices with it.
 """
 import numpy as np
 import pytest
 
 import gpugrad as gg
 
+# With GPUGRAD_SIMULATE_CUDA set, this installs the simulated ``cupy`` before any test
+# module asks for it.
+gg.cuda.is_available()
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
+if gg.cuda.device_count() > 1:
+    # Tensors on the second GPU while the first is current: every replica but the first
+    # lives so, and an array created on the current device instead of the tensor's fails.
+    DEVICES.append(pytest.param("cuda:1", marks=pytest.mark.cuda))
 
 
 @pytest.fixture(params=DEVICES)
@@ -26,3 +36,13 @@ def _seed():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not gg.cuda.is_simulated():
+        return
+    for item in items:
+        marker = item.get_closest_marker("gpu_hardware")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else "needs a real GPU"
+            item.add_marker(pytest.mark.skip(reason=f"simulated devices: {reason}"))

@@ -1,5 +1,6 @@
 """The installed package must contain every subpackage, import without CuPy, and carry its
 license, URLs and ``py.typed``."""
+import os
 import pathlib
 import shutil
 import subprocess
@@ -77,3 +78,22 @@ def test_wheel_ships_py_typed_and_the_license(tmp_path):
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "License-Expression: MIT" in meta.splitlines()
     assert "Project-URL: Changelog, CHANGELOG.md" in meta.splitlines()
+
+
+def test_a_bare_checkout_on_pythonpath_imports_the_kernels(tmp_path):
+    """No install at all (a lent GPU machine runs gpugrad so): gpugrad/_source_tree.py maps
+    the top-level kernels/ folder as gpugrad.kernels. The editable install's finder is
+    removed first, as it would otherwise answer."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for folder in ("gpugrad", "kernels"):
+        shutil.copytree(os.path.join(root, folder), tmp_path / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
+            "if 'editable' not in getattr(f, '__module__', '')]; "
+            "import gpugrad, gpugrad.kernels.softmax as s; "
+            "print(gpugrad.__file__); print(s.__file__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(tmp_path)), cwd=tmp_path,
+                         check=True).stdout.split()
+    assert out == [str(tmp_path / "gpugrad" / "__init__.py"),
+                   str(tmp_path / "kernels" / "softmax.py")]

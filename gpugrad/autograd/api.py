@@ -17,9 +17,12 @@ def _seed_grads(outputs, grad_outputs):
             if out._data.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs "
                                    f"(got shape {out.shape}); pass gradient=")
-            g = out._like(out._backend.xp.ones(out.shape, dtype=out.dtype))
+            # On the output's device: CuPy allocates on the current one, which may differ.
+            with out._backend.device_context(out._device):
+                g = out._like(out._backend.xp.ones(out.shape, dtype=out.dtype))
         elif not isinstance(g, Tensor):
-            g = Tensor(out._backend.xp.asarray(g, dtype=out.dtype))
+            with out._backend.device_context(out._device):
+                g = out._like(out._backend.xp.asarray(g, dtype=out.dtype))
         if g.shape != out.shape:
             raise ValueError(f"backward: gradient of shape {g.shape} for an output of shape "
                              f"{out.shape}")
@@ -27,17 +30,35 @@ def _seed_grads(outputs, grad_outputs):
     return grads
 
 
-def backward(tensor, gradient=None, retain_graph=False, create_graph=False):
+def backward(tensor, gradient=None, retain_graph=False, create_graph=False, inputs=None):
     """Accumulate the gradient of ``tensor`` into the leaves' ``.grad`` (what ``tensor.backward()``
     calls); ``gradient`` is d(loss)/d(tensor), needed unless ``tensor`` has one element.
+    With ``inputs`` (a tensor or a sequence of them), only their ``.grad`` is accumulated.
 
     >>> x = gg.tensor([1.0, 2.0], requires_grad=True)
     >>> gg.autograd.backward((x * x).sum())
     >>> x.grad
     tensor([2., 4.])
+    >>> w = gg.tensor(3.0, requires_grad=True)
+    >>> gg.autograd.backward((x * w).sum(), inputs=[w])
+    >>> w.grad, x.grad
+    (tensor(3.), tensor([2., 4.]))
     """
     grads = _seed_grads([tensor], [gradient])
-    run_backward([_root(tensor)], grads, retain_graph or create_graph, create_graph)
+    retain = retain_graph or create_graph
+    if inputs is None:
+        run_backward([_root(tensor)], grads, retain, create_graph)
+        return
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("backward: inputs argument was passed as an empty list")
+    for t in inputs:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError("backward: one of the inputs does not require grad")
+    found = run_backward([_root(tensor)], grads, retain, create_graph, inputs=inputs)
+    for t, g in zip(inputs, found):
+        if g is not None:
+            t._accumulate_grad(g, shared=True)  # the array may also flow on to other inputs
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,

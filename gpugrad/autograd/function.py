@@ -193,6 +193,12 @@ def push_tangents(ctx, inputs, result):
         return
     levels = state.forward_levels
     ctx.inputs, ctx.output = inputs, result
+    # The jvp rules make arrays of their own (zeros, quotients): on the result's device.
+    with result._backend.device_context(result._device):
+        _push_levels(ctx, inputs, result, levels)
+
+
+def _push_levels(ctx, inputs, result, levels):
     try:
         for i, level in enumerate(levels):
             tangents = [_tangent_at(t, level) for t in inputs]

@@ -1,4 +1,5 @@
 """Device names ("cpu", "cuda", "cuda:N") and the backend that serves each."""
+import os
 import warnings
 
 import numpy as np
@@ -60,10 +61,43 @@ _cupy_backend = None
 _kernels_ready = False
 
 
+_simulated = 0  # the number of simulated devices, once simulation is on
+
+
+def simulate(n):
+    """Run the CUDA path on ``n`` simulated devices (``gpugrad.cuda_sim``): ``import cupy``
+    then finds the simulator, whose arrays are NumPy-backed but follow CuPy's rules.
+
+    Must come before the first GPU use; a process cannot switch back.
+    """
+    global _simulated
+    n = int(n)
+    if _simulated == n:
+        return
+    if _cupy_backend is not None:
+        raise RuntimeError("gg.cuda.simulate: the CUDA backend has already started on "
+                           f"{'simulated' if _simulated else 'real'} devices; call it "
+                           "before the first GPU use")
+    from .. import cuda_sim
+    cuda_sim.install(n)
+    _simulated = n
+
+
+def simulate_from_environment():
+    """``GPUGRAD_SIMULATE_CUDA=N`` in the environment turns simulation on (once)."""
+    wanted = os.environ.get("GPUGRAD_SIMULATE_CUDA", "").strip()
+    if wanted and not _simulated and _cupy_backend is None:
+        if not wanted.isdigit() or int(wanted) < 1:
+            raise ValueError(f"GPUGRAD_SIMULATE_CUDA must be a positive number of devices, "
+                             f"got {wanted!r}")
+        simulate(int(wanted))
+
+
 def _load_cupy():
     """Import CuPy on first GPU use, with an error that says what is missing."""
     global _cupy_backend, _kernels_ready
     if _cupy_backend is None:
+        simulate_from_environment()
         try:
             import cupy
         except ImportError:
@@ -96,6 +130,8 @@ def _start_kernels():
     except ImportError as err:
         usable, why = False, f"it is not installed ({err})"
     else:
+        if _simulated:  # generic path; tests switch the kernels on per test
+            return False
         if config.ENABLE_CUDASIM:  # the simulator cannot launch on CuPy arrays
             usable, why = False, "NUMBA_ENABLE_CUDASIM=1 selects its simulator"
         else:

@@ -2,7 +2,7 @@
 
 ``install(n)`` makes ``import cupy`` (and ``cupyx``, ``cupy.cuda.nccl``) resolve to this
 package with ``n`` devices; arrays are :class:`ndarray` (see ``_array`` for the CuPy rules
-enforced). Not yet wired into ``gg.cuda`` (issue 12 continues there).
+enforced). ``gg.cuda.simulate(n)`` or ``GPUGRAD_SIMULATE_CUDA=n`` installs it.
 
 >>> from gpugrad import cuda_sim
 >>> x = cuda_sim.arange(3.0)
@@ -18,6 +18,7 @@ from ._array import ndarray
 from .cuda import MemoryPool
 
 cuda.nccl = nccl
+SIMULATED = True  # what tells gpugrad.kernels to launch on the NumPy memory underneath
 _POOL = cuda._pool
 
 
@@ -53,6 +54,28 @@ def asnumpy(a, stream=None, order="C", out=None, blocking=True):
     return np.asarray(a, order=order)
 
 
+def from_dlpack(array):
+    """A simulated array sharing the memory of ``array``, which must be on a (simulated)
+    CUDA device, as ``cupy.from_dlpack`` requires; a host array is CuPy's error."""
+    kind, dev = array.__dlpack_device__()
+    if kind != 2:
+        raise RuntimeError("Unsupported device in DLTensor (from_dlpack takes CUDA arrays)")
+
+    class _Host:  # hands NumPy the capsule with the CPU device it really is
+        def __dlpack__(self, **kwargs):
+            return array.__dlpack__()
+
+        def __dlpack_device__(self):
+            return (1, 0)
+    shared = np.from_dlpack(_Host())  # read-only, as NumPy marks every DLPack import
+
+    class _Writable:  # the same memory, writable as CuPy's device memory is
+        __array_interface__ = dict(shared.__array_interface__, data=(
+            shared.__array_interface__["data"][0], False))
+        keep_alive = shared
+    return ndarray._new(np.asarray(_Writable()), dev, owns=False)
+
+
 def get_array_module(*args):
     """This module when any argument is a simulated array, else ``numpy``."""
     return sys.modules[__name__] if any(type(a) is ndarray for a in args) else np
@@ -71,5 +94,5 @@ def __getattr__(name):
     return obj
 
 
-__all__ = ["install", "ndarray", "cuda", "nccl", "random", "linalg", "asnumpy",
+__all__ = ["install", "ndarray", "cuda", "nccl", "random", "linalg", "asnumpy", "from_dlpack",
            "get_array_module", "get_default_memory_pool", "MemoryPool"]

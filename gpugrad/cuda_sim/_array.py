@@ -73,7 +73,8 @@ class ndarray:
         return self
 
     def __del__(self):
-        if getattr(self, "_owns", False):
+        # At interpreter exit the module's globals may already be gone (None).
+        if getattr(self, "_owns", False) and _account is not None:
             _account(self._dev, -self._a.nbytes)
 
     # -- strictness -----------------------------------------------------------------------
@@ -115,6 +116,22 @@ class ndarray:
     def data(self):
         from .cuda import MemoryPointer
         return MemoryPointer._for(self)
+
+    def kernel_view(self):
+        """The NumPy memory for a kernel launched (in Numba's simulator) on the current
+        device: an array of another device is CuPy's peer-access error, as a real launch
+        would fault reading it."""
+        if self._dev != current_device():
+            raise _peer_error(self._dev, current_device())
+        return self._a
+
+    def __dlpack__(self, stream=None, **kwargs):
+        # The capsule of the NumPy memory underneath: only this package's from_dlpack reads
+        # it, and it trusts __dlpack_device__ for the device (CUDA, this array's).
+        return self._a.__dlpack__()
+
+    def __dlpack_device__(self):
+        return (2, self._dev)  # (kDLCUDA, device id), as CuPy reports
 
     @property
     def __cuda_array_interface__(self):

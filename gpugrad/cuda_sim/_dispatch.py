@@ -63,7 +63,8 @@ def call(fn, args, kwargs, views=False, like=False):
     """
     dev = current_device()
     if like:
-        args = tuple(a._a if type(a) is ndarray else a for a in args)
+        metadata = tuple(a._a if type(a) is ndarray else a for a in args)
+        return wrap(fn(*metadata, **kwargs), dev, {})
     if views:
         first = next((a for a in _flat(args) if type(a) is ndarray), None)
         if first is not None:
@@ -229,10 +230,10 @@ def _copyto(dst, src, casting="same_kind", where=True):
 
 
 def _creation(np_fn):
-    def create(*args, dtype=float, **kwargs):
+    # cupy.empty/zeros/ones(shape, dtype=float, order='C'): dtype may come positionally.
+    def create(shape, dtype=float, order="C"):
         from ._array import check_dtype
-        kwargs.pop("order", None)
-        out = np_fn(*args, dtype=check_dtype(float if dtype is None else dtype), **kwargs)
+        out = np_fn(shape, dtype=check_dtype(float if dtype is None else dtype), order=order)
         return ndarray._new(out, current_device())
     return create
 

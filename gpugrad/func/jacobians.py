@@ -7,6 +7,7 @@ f: R -> R^1000, ``jacfwd`` makes one pass where ``jacrev`` makes a thousand.
 The Jacobian of an output of shape ``S`` with respect to an input of shape ``T`` has shape
 ``S + T``.
 """
+from ..creation import zeros
 from ..ops.join import stack
 from ..tensor import Tensor
 from .transforms import argnums_tuple, jvp, vjp
@@ -84,10 +85,9 @@ def _partial(f, args, nums):
 
 def _basis(like, k):
     """The ``k``-th standard basis tensor of ``like``'s shape, dtype and device."""
-    xp = like._backend.xp
-    e = xp.zeros(like.numel(), dtype=like.dtype)
+    e = zeros(like.numel(), dtype=like.dtype, device=like.device)
     e[k] = 1
-    return like._like(e.reshape(like.shape))
+    return e.reshape(like.shape)
 
 
 def _rows(out, vjp_fn, xs):
@@ -116,7 +116,6 @@ def _assemble(pieces, out_shape, x, dim):
     """Stack flattened rows (dim 0) or columns (dim 1) into a Jacobian of shape
     ``out_shape + x.shape``; stacking is differentiable, so Jacobians nest."""
     if not pieces:
-        xp = x._backend.xp
-        return x._like(xp.zeros(tuple(out_shape) + x.shape, dtype=x.dtype))
+        return zeros(tuple(out_shape) + x.shape, dtype=x.dtype, device=x.device)
     flat = stack([p.reshape(-1) for p in pieces], dim)
     return flat.reshape(tuple(out_shape) + x.shape)

@@ -10,6 +10,7 @@ function's graph reaches a tensor that requires grad other than those stand-ins.
 from ..autograd.api import grad as _autograd_grad
 from ..autograd.function import Function
 from ..autograd.grad_mode import enable_grad, state
+from ..creation import zeros_like
 from ..tensor import Tensor
 from . import forward_ad
 
@@ -167,7 +168,7 @@ def _drop_graph(t):
 def _or_zeros(g, like):
     if g is not None:
         return g
-    return like._like(like._backend.xp.zeros(like.shape, dtype=like.dtype))
+    return zeros_like(like)
 
 
 def argnums_tuple(argnums, nargs):

@@ -77,7 +77,8 @@ def constant_(tensor, val):
     >>> gg.nn.init.constant_(gg.empty(2), 0.5).tolist()
     [0.5, 0.5]
     """
-    tensor._data[...] = val
+    with tensor._backend.device_context(tensor.device):
+        tensor._data[...] = val
     tensor._bump_version()
     return tensor
 
@@ -311,10 +312,11 @@ def dirac_(tensor, groups=1):
     if rem:
         raise ValueError("dim 0 must be divisible by groups")
     centre = tuple(size // 2 for size in tensor.shape[2:])
-    tensor._data[...] = 0
-    for g in range(groups):
-        for d in range(min(out_per_group, tensor.shape[1])):
-            tensor._data[(g * out_per_group + d, d) + centre] = 1
+    with tensor._backend.device_context(tensor.device):
+        tensor._data[...] = 0
+        for g in range(groups):
+            for d in range(min(out_per_group, tensor.shape[1])):
+                tensor._data[(g * out_per_group + d, d) + centre] = 1
     tensor._bump_version()
     return tensor
 

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ..backends.device import CPU
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from .errors import not_a_tensor
 
@@ -20,24 +21,21 @@ def lift(value, like, name="op"):
         return value
     if not isinstance(like, Tensor):
         raise not_a_tensor(op_name(name), like)
-    xp = like._backend.xp
     if isinstance(value, (bool, int, float)):
         dtype = _scalar_dtype(value, like._data.dtype)
-        if like._device is CPU:
-            return Tensor._wrap(_cpu_scalar(value, dtype), like._backend, CPU)
-        arr = xp.asarray(value, dtype=dtype)
-    elif isinstance(value, (np.ndarray, np.generic)) and like._device is not CPU:
+        return Tensor._wrap(_scalar(value, dtype, like), like._backend, like._device)
+    if isinstance(value, (np.ndarray, np.generic)) and like._device is not CPU:
         raise TypeError(f"{op_name(name)}: expected a tensor on {like._device}, got a NumPy "
                         "array; wrap it with gg.tensor(..., device=...)")
-    else:
-        try:
-            arr = xp.asarray(value)
-        except (TypeError, ValueError) as err:  # ragged lists, objects NumPy cannot hold
-            raise TypeError(f"{op_name(name)}: unsupported operand of type "
-                            f"{type(value).__name__}: {err}") from None
-        if arr.dtype.kind not in _CATEGORY:
-            raise TypeError(f"{op_name(name)}: unsupported operand of type "
-                            f"{type(value).__name__} (expected a Tensor or a number)")
+    try:
+        with like._backend.device_context(like._device):
+            arr = like._backend.xp.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged lists, objects NumPy cannot hold
+        raise TypeError(f"{op_name(name)}: unsupported operand of type "
+                        f"{type(value).__name__}: {err}") from None
+    if arr.dtype.kind not in _CATEGORY:
+        raise TypeError(f"{op_name(name)}: unsupported operand of type "
+                        f"{type(value).__name__} (expected a Tensor or a number)")
     return Tensor._wrap(arr, like._backend, like._device)
 
 
@@ -49,14 +47,22 @@ def op_name(op):
 _SCALARS = {}
 
 
-def _cpu_scalar(value, dtype):
-    """A cached read-only 0-d array: ``x * 2`` is common and building one costs as much as
-    the multiply. Keyed by type too, and -0.0 kept apart from 0.0 (they compare equal)."""
-    key = (value, type(value), dtype, math.copysign(1.0, value) if type(value) is float else 0)
+def _scalar(value, dtype, like):
+    """A cached 0-d array of ``value`` on ``like``'s device: ``x * 2`` is common, and
+    building one costs as much as the multiply on the CPU and a host-to-device copy on a
+    GPU. Keyed by type and device too, and -0.0 kept apart from 0.0 (they compare equal).
+    Ops never write into their inputs; on the CPU the array is read-only besides."""
+    key = (value, type(value), dtype, math.copysign(1.0, value) if type(value) is float else 0,
+           like._device)
     arr = _SCALARS.get(key)
     if arr is None:
-        arr = np.asarray(value, dtype=dtype)
-        arr.flags.writeable = False
+        if like._device is CPU:
+            arr = np.asarray(value, dtype=dtype)
+            arr.flags.writeable = False
+        else:
+            # Inside the tensor's device context: CuPy allocates on the *current* device.
+            with like._backend.device_context(like._device):
+                arr = like._backend.xp.asarray(value, dtype=dtype)
         if len(_SCALARS) < 4096:
             _SCALARS[key] = arr
     return arr
@@ -67,7 +73,7 @@ def _scalar_dtype(value, dtype):
         return dtype
     if isinstance(value, int):
         return np.int64 if dtype.kind == "b" else dtype
-    return dtype if dtype.kind == "f" else np.float32
+    return dtype if dtype.kind == "f" else get_default_dtype()
 
 
 def binary(fn, a, b):

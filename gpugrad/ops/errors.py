@@ -73,8 +73,10 @@ def public_op(fn):
     ValueError, a ``UFuncTypeError``, an ``AxisError``) become ShapeError, DTypeError and
     IndexRangeError, and an error of an inner op is prefixed with this op's name.
 
-    The wrapper has ``fn``'s exact signature (generated once, at import), so a call costs
-    one extra frame and no argument packing; its ``try`` is free until something raises.
+    The wrapper also runs ``fn`` in the device context of its first argument (see
+    ``_device_scope``). It has ``fn``'s exact signature (generated once, at import), so a
+    call costs one extra frame and no argument packing; its ``try`` is free until something
+    raises.
 
     >>> @public_op
     ... def rows(a, dim=0):
@@ -113,10 +115,19 @@ def public_op(fn):
         params.append(text)
         call.append(arg)
     name = fn.__name__
-    source = (f"def _make(_fn, _defaults, _convert):\n"
+    # The device comes from the first argument, or the second (``2 % t``, ``where(c, a, b)``
+    # with a Python number first).
+    leading = [p.name for p in list(inspect.signature(fn).parameters.values())[:2]
+               if p.kind is not p.VAR_KEYWORD] + ["None", "None"]
+    subject = ", ".join(leading[:2])
+    source = (f"def _make(_fn, _defaults, _convert, _scope):\n"
               f"    def {name}({', '.join(params)}):\n"
               f"        try:\n"
-              f"            return _fn({', '.join(call)})\n"
+              f"            _within = _scope({subject})\n"
+              f"            if _within is None:\n"
+              f"                return _fn({', '.join(call)})\n"
+              f"            with _within:\n"
+              f"                return _fn({', '.join(call)})\n"
               f"        except Exception as _err:\n"
               f"            _new = _convert(_err, {name!r}, locals())\n"
               f"            if _new is None:\n"
@@ -126,8 +137,29 @@ def public_op(fn):
     scope = {}
     # The module's globals, so that doctest and inspect see the wrapper as the module's own.
     exec(compile(source, f"<gpugrad op boundary of {name}>", "exec"), fn.__globals__, scope)
-    wrapper = scope["_make"](fn, defaults, _converted)
+    wrapper = scope["_make"](fn, defaults, _converted, _device_scope)
     return functools.update_wrapper(wrapper, fn)
+
+
+_Tensor = []  # gpugrad.tensor.Tensor, looked up on first use (that module imports this one)
+
+
+def _device_scope(subject, second=None):
+    """The device context of the op's first argument (a Tensor, or a sequence of them; else
+    the second), or None on the CPU. Every array an op creates outside ``Function.apply``
+    (a lifted scalar, an index, a comparison) then lands on its tensors' GPU, not on the
+    current one."""
+    if not _Tensor:
+        from ..tensor import Tensor
+        _Tensor.append(Tensor)
+    if subject.__class__ in (list, tuple) and subject:
+        subject = subject[0]
+    if subject.__class__ is not _Tensor[0]:
+        if second.__class__ is not _Tensor[0]:
+            return None
+        subject = second
+    backend = subject._backend
+    return backend.device_context(subject._device) if backend.has_device_context else None
 
 
 def _converted(err, name, arguments):

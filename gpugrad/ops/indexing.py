@@ -306,7 +306,7 @@ def index_select(a, dim, index):
         raise ValueError(f"index_select: index must be 0-d or 1-d, got {index.ndim} dims")
     idx = _index_array("index_select", a, index, index.ndim)
     _check_range("index_select", idx, a.shape[axis] if a.ndim else 1, axis)
-    return getitem(a, (slice(None),) * axis + (idx.reshape(-1),))
+    return getitem(a, (slice(None),) * axis + (index.reshape(-1),))
 
 
 @public_op

@@ -21,7 +21,8 @@ def _write(t, out, name):
     if forward:
         _check_forward(t, name)
     try:
-        xp.copyto(t._data, out._data, casting="same_kind")
+        with t._backend.device_context(t._device):  # CuPy runs kernels on the current one
+            xp.copyto(t._data, out._data, casting="same_kind")
     except TypeError:
         raise TypeError(f"{name}: result type {out.dtype} can't be cast to the in-place "
                         f"tensor's type {t.dtype}") from None
@@ -43,19 +44,20 @@ def _check_forward(t, name):
                            "the out-of-place op")
 
 
-def apply_(t, fn, *args):
-    """Compute ``fn(t, *args)`` and store the result in ``t``."""
+def apply_(t, fn, *args, **kwargs):
+    """Compute ``fn(t, *args, **kwargs)`` and store the result in ``t``."""
     name = fn.__name__ + "_"
     _check(t, name)
     src = t
     if state.grad_enabled and (t.requires_grad or any(
-            isinstance(a, Tensor) and a.requires_grad for a in args)):
+            isinstance(a, Tensor) and a.requires_grad for a in args + tuple(kwargs.values()))):
         # The op may save its input for backward, and t is about to be overwritten:
         # it computes from a snapshot holding t's current values and history.
-        src = t._like(t._data.copy())
+        with t._backend.device_context(t._device):
+            src = t._like(t._data.copy())
         src.grad_fn, src.requires_grad = t.grad_fn, t.requires_grad
         src._tangent = t._tangent
-    _write(t, fn(src, *args), name)
+    _write(t, fn(src, *args, **kwargs), name)
     return t
 
 
@@ -67,7 +69,8 @@ def fill_(t, value):
     if state.forward_levels and has_tangent(t):
         _check_forward(t, "fill_")
         t._tangent = None  # a constant now
-    t._data.fill(value)
+    with t._backend.device_context(t._device):
+        t._data.fill(value)
     t._bump_version()
     return t
 
@@ -77,14 +80,16 @@ def copy_(t, src):
     """Copy ``src``'s values (any device or dtype, broadcastable) into ``t``."""
     _check(t, "copy_")
     if not isinstance(src, Tensor):
-        src = Tensor(t._backend.xp.asarray(src))
+        with t._backend.device_context(t._device):
+            src = t._like(t._backend.xp.asarray(src))
     src = src.to(t._device)
     tangents = state.forward_levels and (has_tangent(t) or has_tangent(src))
     if tangents or (src.requires_grad and state.grad_enabled):
         _write(t, src.expand(t.shape).to(dtype=t.dtype), "copy_")
         return t
     try:
-        t._backend.xp.copyto(t._data, src._data, casting="unsafe")
+        with t._backend.device_context(t._device):
+            t._backend.xp.copyto(t._data, src._data, casting="unsafe")
     except ValueError as err:
         raise ValueError(f"copy_: {err} (shapes {src.shape} into {t.shape})") from None
     t._bump_version()

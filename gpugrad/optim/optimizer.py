@@ -333,7 +333,7 @@ def _zero_dense_grad(param):
     first gets its own detached array: PyTorch detaches it, and a view cannot be written."""
     grad = param.grad
     if grad.grad_fn is not None or not getattr(grad._data.flags, "writeable", True):
-        param.grad = grad = grad._like(grad._data.copy())
+        param.grad = grad = grad.detach().clone()
     with no_grad():
         grad.zero_()
 

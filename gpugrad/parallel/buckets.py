@@ -4,8 +4,8 @@ Every replica and every rank derives the same plan from the same parameter order
 collective per bucket lines up everywhere. Packing scales on the fly, so weighting gradients
 costs no extra pass.
 """
-import numpy as np
-
+from ..backends.device import get_array_module
+from ..cuda import use_kernels
 from ..kernels import _launch
 
 #: Default bucket size, as in PyTorch DDP: big enough to amortise a collective's latency,
@@ -44,13 +44,15 @@ def plan_buckets(tensors, cap_mb=DEFAULT_CAP_MB):
 def pack(arrays, out, scale=1.0):
     """Copy ``arrays`` (flattened, times ``scale``) one after another into the 1-D ``out``.
 
-    CuPy arrays go through the ``kernels.bucket`` launcher (on CuPy's current stream).
+    CuPy arrays go through the ``kernels.bucket`` launcher (on CuPy's current stream) when
+    the fused kernels run, else through CuPy's own ufuncs.
 
     >>> import numpy as np
     >>> pack([np.ones((2, 1)), np.full(1, 3.0)], np.empty(3), scale=0.5)
     array([0.5, 0.5, 1.5])
     """
-    if _launch.is_cupy(out):
+    xp = get_array_module(out)
+    if use_kernels(xp, out):
         from ..kernels import bucket
         return bucket.pack_bucket(arrays, scale=scale, out=out)
     start = 0
@@ -58,7 +60,7 @@ def pack(arrays, out, scale=1.0):
         stop = start + a.size
         # Write through a view of the slice shaped like ``a``: a strided (transposed)
         # gradient is then read in place, never copied first.
-        np.multiply(a, scale, out=out[start:stop].reshape(a.shape), casting="same_kind")
+        xp.multiply(a, scale, out=out[start:stop].reshape(a.shape), casting="same_kind")
         start = stop
     return out
 
@@ -71,12 +73,13 @@ def unpack(flat, arrays, scale=1.0):
     >>> _ = unpack(np.arange(3.0), [a, b]); b
     array([[1., 2.]])
     """
-    if _launch.is_cupy(flat):
+    xp = get_array_module(flat)
+    if use_kernels(xp, flat):
         from ..kernels import bucket
         return bucket.unpack_bucket(flat, arrays, scale=scale)
     start = 0
     for a in arrays:
         stop = start + a.size
-        np.multiply(flat[start:stop], scale, out=_launch.flat_view(a), casting="same_kind")
+        xp.multiply(flat[start:stop], scale, out=_launch.flat_view(a), casting="same_kind")
         start = stop
     return arrays

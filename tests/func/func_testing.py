@@ -48,7 +48,8 @@ def _clamp_input(rng, shape):
 
 
 def _index_add(g):
-    index = g._backend.xp.asarray([0, 2, 0])
+    with g._backend.device_context(g.device):  # the index lives on g's device
+        index = g._backend.xp.asarray([0, 2, 0])
     return IndexAdd.apply(g, index=index, shape=(4, 3))
 
 

@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.kernels, pytest.mark.cuda]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+@pytest.mark.gpu_hardware("CuPy's real streams and Numba's external_stream")
 def test_launches_queue_on_cupys_current_stream():
     cupy = pytest.importorskip("cupy")
     stream = cupy.cuda.Stream(non_blocking=True)
@@ -45,6 +46,7 @@ def test_memory_stats_reports_cupys_pool():
     assert grown["used_bytes"] >= stats["used_bytes"] + block.nbytes
 
 
+@pytest.mark.gpu_hardware("Numba's memory manager on a real CUDA context")
 def test_emm_plugin_allocates_numba_arrays_from_cupys_pool():
     pytest.importorskip("cupy")
     # The plugin must be installed before Numba creates a context: use a fresh process.

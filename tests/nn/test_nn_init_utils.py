@@ -105,8 +105,9 @@ def test_clip_grad_norm_leaves_small_grads_untouched_and_handles_edge_cases(devi
 def test_clip_grad_sparse_and_value(device):
     p = nn.Parameter(gg.zeros(4, 1, device=device))
     xp = p._backend.xp
-    p.grad = RowSparseGrad(xp.asarray([1, 1]), xp.asarray([[3.0], [1.0]], dtype=np.float32),
-                           (4, 1))
+    with p._backend.device_context(p.device):  # the gradient lives on p's device
+        p.grad = RowSparseGrad(xp.asarray([1, 1]),
+                               xp.asarray([[3.0], [1.0]], dtype=np.float32), (4, 1))
     assert clip_grad_norm_([p], 10.0).item() == pytest.approx(4.0)  # rows summed first
     clip_grad_value_([p], 2.0)
     assert host(p.grad.to_dense()).ravel().tolist() == [0.0, 2.0, 0.0, 0.0]

@@ -219,13 +219,16 @@ def test_bad_arguments():
 
 
 @pytest.mark.cuda
-def test_gpu_replicas_match_one_device():
+@pytest.mark.parametrize("opt_name", ["sgd_momentum", "adam"])
+def test_gpu_replicas_match_one_device(opt_name):
+    """Two GPUs (NCCL path; two replicas on one GPU where only one exists) over even and
+    odd batches (16, 15, 1, 8, 9, 2) for six steps equal one device with each whole batch."""
     devices = ["cuda:0", "cuda:1"] if gg.cuda.device_count() > 1 else ["cuda:0", "cuda:0"]
     batches = [(x.to("cuda:0"), y.to("cuda:0")) for x, y in make_batches(BATCH_SIZES)]
     single = TinyMLP(device="cuda:0")
     primary = TinyMLP(device="cuda:0")
-    opt_single = OPTIMIZERS["sgd_momentum"](single.parameters())
-    opt_parallel = OPTIMIZERS["sgd_momentum"](primary.parameters())
+    opt_single = OPTIMIZERS[opt_name](single.parameters())
+    opt_parallel = OPTIMIZERS[opt_name](primary.parameters())
     dp = DataParallel(primary, devices)
     expected = _train_single(single, opt_single, batches)
     got = _train_parallel(dp, opt_parallel, batches)

@@ -161,5 +161,6 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def _blend(running, batch_value, momentum):
     """running <- (1 - momentum) * running + momentum * batch_value, in place."""
-    running._data[...] = (1.0 - momentum) * running._data + momentum * batch_value
+    with running._backend.device_context(running.device):
+        running._data[...] = (1.0 - momentum) * running._data + momentum * batch_value
     running._bump_version()

@@ -43,7 +43,8 @@ class Embedding(Module):
     def reset_parameters(self):
         init.normal_(self.weight)
         if self.padding_idx is not None:
-            self.weight._data[self.padding_idx] = 0
+            with self.weight._backend.device_context(self.weight.device):
+                self.weight._data[self.padding_idx] = 0
             self.weight._bump_version()
 
     @classmethod
@@ -61,7 +62,7 @@ class Embedding(Module):
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-d, got shape "
                              f"{embeddings.shape}")
         rows, dim = embeddings.shape
-        weight = embeddings._like(embeddings._data.copy())
+        weight = embeddings.detach().clone()  # on the embeddings' device, not the current one
         return cls(rows, dim, padding_idx=padding_idx, sparse=sparse, _weight=weight,
                    _freeze=freeze)
 

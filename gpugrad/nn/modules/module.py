@@ -408,7 +408,7 @@ class Module:
             grad = param.grad
             if grad.grad_fn is not None or not getattr(grad._data.flags, "writeable", True):
                 # A graph-carrying or read-only (broadcast) gradient gets its own array.
-                param.grad = grad = grad._like(grad._data.copy())
+                param.grad = grad = grad.detach().clone()
             with no_grad():
                 grad.zero_()
 

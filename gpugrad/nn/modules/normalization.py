@@ -103,7 +103,8 @@ class _BatchNorm(Module):
                              f"dim 1, got input of shape {input.shape}")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked._data[...] += 1
+            with self.num_batches_tracked._backend.device_context(input.device):
+                self.num_batches_tracked._data[...] += 1
             self.num_batches_tracked._bump_version()
             if self.momentum is None:  # a cumulative average over all batches so far
                 momentum = 1.0 / float(self.num_batches_tracked.item())

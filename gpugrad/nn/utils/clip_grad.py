@@ -52,8 +52,11 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         return Tensor(np.zeros((), dtype=np.float32))
     by_device = {}  # insertion-ordered: parameters may live on several devices
     for p, array in pairs:
-        by_device.setdefault(p.device, (p._backend.xp, []))[1].append(array)
-    totals = [_device_total(xp, arrays, norm_type) for xp, arrays in by_device.values()]
+        by_device.setdefault(p.device, (p._backend, []))[1].append(array)
+    totals = []
+    for device, (backend, arrays) in by_device.items():
+        with backend.device_context(device):  # CuPy computes on the current device
+            totals.append(_device_total(backend.xp, arrays, norm_type))
     if norm_type == math.inf:
         total = max(totals)
     else:
@@ -65,10 +68,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     coef = max_norm / (total + 1e-6)
     if not coef >= 1.0:  # written so that a nan norm scales by nan, as in PyTorch
         for p, array in pairs:
-            array *= array.dtype.type(coef)
+            with p._backend.device_context(p._device):
+                array *= array.dtype.type(coef)
             _bump(p)
     first, first_array = pairs[0]
-    return first._like(first._backend.xp.asarray(total, dtype=first_array.dtype))
+    with first._backend.device_context(first._device):
+        return first._like(first._backend.xp.asarray(total, dtype=first_array.dtype))
 
 
 def clip_grad_value_(parameters, clip_value):
@@ -81,7 +86,8 @@ def clip_grad_value_(parameters, clip_value):
     """
     clip_value = float(clip_value)
     for p, array in _grads(parameters):
-        p._backend.xp.clip(array, -clip_value, clip_value, out=array)
+        with p._backend.device_context(p.device):
+            p._backend.xp.clip(array, -clip_value, clip_value, out=array)
         _bump(p)
 
 
