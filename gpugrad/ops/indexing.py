@@ -222,12 +222,10 @@ def _index_array(name, a, index, ndim):
 def _check_range(name, idx, size, dim):
     """PyTorch rejects indices outside [0, size) in gather/scatter/index_select; NumPy
     would wrap a negative one around and silently read or write the wrong element."""
-    if idx.size == 0:
-        return
-    low, high = int(idx.min()), int(idx.max())
-    if low < 0 or high >= size:
-        bad = low if low < 0 else high
-        raise IndexRangeError(f"{name}: index {bad} is out of bounds for dimension {dim} "
+    bad = (idx < 0) | (idx >= size)
+    if bool(bad.any()):  # one reduction (one host sync on a GPU); the value only on error
+        value = int(idx[bad].reshape(-1)[0])
+        raise IndexRangeError(f"{name}: index {value} is out of bounds for dimension {dim} "
                               f"with size {size}")
 
 
