@@ -12,10 +12,15 @@ from .adadelta import adadelta
 from .adagrad import adagrad, sparse_adagrad
 from .adam import adam
 from .adamax import adamax
+from .asgd import asgd
+from .lbfgs import cubic_interpolate, lbfgs_direction, strong_wolfe
 from .nadam import nadam
+from .radam import radam
 from .rmsprop import rmsprop
+from .rprop import rprop
 from .sgd import sgd, sparse_sgd
 from .sparse_adam import sparse_adam
 
-__all__ = ["adadelta", "adagrad", "adam", "adamax", "nadam", "rmsprop", "sgd", "sparse_adagrad",
-           "sparse_adam", "sparse_sgd"]
+__all__ = ["adadelta", "adagrad", "adam", "adamax", "asgd", "cubic_interpolate",
+           "lbfgs_direction", "nadam", "radam", "rmsprop", "rprop", "sgd", "sparse_adagrad",
+           "sparse_adam", "sparse_sgd", "strong_wolfe"]

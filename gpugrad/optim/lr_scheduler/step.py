@@ -1,5 +1,5 @@
-"""Schedules that scale the lr by a factor per epoch: a lambda, steps, milestones, an
-exponential decay or a linear ramp."""
+"""Schedules that scale the lr by a factor per epoch: a lambda, a multiplicative lambda,
+steps, milestones, an exponential decay, a constant warm-up factor or a linear ramp."""
 import types
 from bisect import bisect_right
 from collections import Counter
@@ -7,19 +7,9 @@ from collections import Counter
 from .base import LRScheduler
 
 
-class LambdaLR(LRScheduler):
-    """lr = initial lr * ``lr_lambda(epoch)`` (one function, or one per group).
-
-    Plain functions and lambdas are not saved in the state dict (PyTorch's rule); a callable
-    object's ``__dict__`` is.
-
-    >>> import gpugrad as gg
-    >>> opt = gg.optim.SGD([gg.nn.Parameter(gg.zeros(1))], lr=1.0)
-    >>> sched = gg.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.5 ** epoch)
-    >>> sched.step(); sched.step()
-    >>> sched.get_last_lr()
-    [0.25]
-    """
+class _LambdaScheduler(LRScheduler):
+    """Holds one lr function per group; plain functions and lambdas are not saved in the state
+    dict (PyTorch's rule), a callable object's ``__dict__`` is."""
 
     def __init__(self, optimizer, lr_lambda, last_epoch=-1):
         self.optimizer = optimizer
@@ -46,9 +36,43 @@ class LambdaLR(LRScheduler):
             if saved is not None:
                 fn.__dict__.update(saved)
 
+
+class LambdaLR(_LambdaScheduler):
+    """lr = initial lr * ``lr_lambda(epoch)`` (one function, or one per group).
+
+    Plain functions and lambdas are not saved in the state dict (PyTorch's rule); a callable
+    object's ``__dict__`` is.
+
+    >>> import gpugrad as gg
+    >>> opt = gg.optim.SGD([gg.nn.Parameter(gg.zeros(1))], lr=1.0)
+    >>> sched = gg.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.5 ** epoch)
+    >>> sched.step(); sched.step()
+    >>> sched.get_last_lr()
+    [0.25]
+    """
+
     def get_lr(self):
         return [base_lr * fn(self.last_epoch)
                 for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class MultiplicativeLR(_LambdaScheduler):
+    """Multiply the current lr by ``lr_lambda(epoch)`` on every step after the first (one
+    function, or one per group); saved like ``LambdaLR``'s.
+
+    >>> import gpugrad as gg
+    >>> opt = gg.optim.SGD([gg.nn.Parameter(gg.zeros(1))], lr=1.0)
+    >>> sched = gg.optim.lr_scheduler.MultiplicativeLR(opt, lambda epoch: 0.5)
+    >>> sched.step(); sched.step()
+    >>> sched.get_last_lr()
+    [0.25]
+    """
+
+    def get_lr(self):
+        if self._is_initial:
+            return self._current_lrs()
+        return [lr * fn(self.last_epoch)
+                for fn, lr in zip(self.lr_lambdas, self._current_lrs())]
 
 
 class StepLR(LRScheduler):
@@ -139,6 +163,41 @@ class ExponentialLR(LRScheduler):
 
     def _get_closed_form_lr(self):
         return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
+
+
+class ConstantLR(LRScheduler):
+    """Scale the lr by ``factor`` for the first ``total_iters`` epochs, then restore it.
+
+    >>> import gpugrad as gg
+    >>> opt = gg.optim.SGD([gg.nn.Parameter(gg.zeros(1))], lr=1.0)
+    >>> sched = gg.optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for _ in range(3):
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [0.5, 0.5, 1.0, 1.0]
+    """
+
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5, last_epoch=-1):
+        if factor > 1.0 or factor < 0:
+            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+        self.factor = factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._current_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._current_lrs()
+        # Undo the factor (a ratio, so the schedule composes with other schedulers).
+        return [lr * (1.0 / self.factor) for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self):
+        reached = self.last_epoch >= self.total_iters
+        return [base_lr * (self.factor + reached * (1 - self.factor))
+                for base_lr in self.base_lrs]
 
 
 class LinearLR(LRScheduler):
