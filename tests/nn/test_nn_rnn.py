@@ -231,7 +231,9 @@ def test_one_input_matmul_per_layer_and_one_recurrent_matmul_per_step():
     layers_dirs = 2 * 2
     # input projection + recurrent matmul + projection per step, for each layer-direction
     assert counts["Linear"] == layers_dirs * (1 + 2 * T)
-    assert counts.get("Sigmoid", 0) == layers_dirs * T
+    # and the gate math as one fused op per step
+    assert counts["LSTMCellPointwise"] == layers_dirs * T
+    assert counts.get("Sigmoid", 0) == counts.get("Tanh", 0) == 0
 
 
 def _graph_nodes(root):
@@ -626,3 +628,43 @@ def test_bad_inputs_raise_clear_errors_naming_the_op(label, name, call):
                 assert name.lower() in str(err).lower(), f"{label}: {kind.__name__}: {err}"
 
     check()
+
+
+def _lstm_pointwise_inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    gates = gg.tensor(rng.standard_normal((3, 8)) * 2, requires_grad=True)
+    c = gg.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    return gates, c
+
+
+def test_fused_lstm_gate_math_gradients_first_and_second_order():
+    from gpugrad.nn.functional.recurrent import LSTMCellPointwise
+    gates, c = _lstm_pointwise_inputs()
+    weights = gg.tensor(np.random.default_rng(1).standard_normal((2, 3, 2)))
+
+    def f(gates, c):
+        return (LSTMCellPointwise.apply(gates, c) * weights).sum()
+    assert gg.gradcheck(f, (gates, c))
+
+    def first(gates, c):  # the gradient itself, differentiated again (the Tensor path)
+        return gg.grad(f(gates, c), (gates, c), create_graph=True)
+    assert gg.gradcheck(first, (gates, c))
+
+
+def test_fused_lstm_gate_math_equals_the_composite_and_its_jvp():
+    from gpugrad.func import jvp
+    from gpugrad.nn.functional.recurrent import LSTMCellPointwise
+    gates, c = _lstm_pointwise_inputs(2)
+
+    def composite(gates, c):
+        i, f, g, o = gates[:, :2].sigmoid(), gates[:, 2:4].sigmoid(), gates[:, 4:6].tanh(), \
+            gates[:, 6:].sigmoid()
+        c_new = f * c + i * g
+        return gg.stack([o * c_new.tanh(), c_new])
+
+    np.testing.assert_allclose(LSTMCellPointwise.apply(gates, c).numpy(),
+                               composite(gates, c).numpy(), rtol=1e-14)
+    tangents = (gg.ones_like(gates) * 0.3, gg.ones_like(c) * -0.7)
+    _, fused = jvp(lambda a, b: LSTMCellPointwise.apply(a, b), (gates, c), tangents)
+    _, reference = jvp(composite, (gates, c), tangents)
+    np.testing.assert_allclose(fused.numpy(), reference.numpy(), rtol=1e-12)

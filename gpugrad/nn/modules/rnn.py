@@ -17,6 +17,7 @@ from ...ops.errors import DTypeError, ShapeError, not_a_tensor
 from ...ops.join import cat, stack
 from ...tensor import Tensor
 from .. import functional as F
+from ..functional.recurrent import LSTMCellPointwise
 from .. import init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
@@ -39,11 +40,7 @@ def _relu_step(gates, state, w):
 def _lstm_step(gates, state, w):
     h, c = state
     gates = gates + F.linear(h, w.weight, w.bias)
-    size = c.shape[-1]
-    # One sigmoid over all four gates (g's share is unused) beats three calls on slices.
-    act = gates.sigmoid()
-    c = act[:, size:2 * size] * c + act[:, :size] * gates[:, 2 * size:3 * size].tanh()
-    h = act[:, 3 * size:] * c.tanh()
+    h, c = LSTMCellPointwise.apply(gates, c)  # the gate math as one op (recurrent.py)
     if w.proj is not None:
         h = F.linear(h, w.proj)
     return h, c
