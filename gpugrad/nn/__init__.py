@@ -15,6 +15,10 @@ from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogit
 from .modules import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase
 from .modules import (MultiheadAttention, Transformer, TransformerDecoder,
                       TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
+from .modules import (Bilinear, CELU, Dropout2d, ELU, GLU, GroupNorm, Hardsigmoid, Hardswish,
+                      Hardtanh, InstanceNorm1d, InstanceNorm2d, LogSigmoid, MarginRankingLoss,
+                      Mish, ParameterDict, ParameterList, PReLU, ReLU6, RMSNorm, SELU, SiLU,
+                      Softplus, Softsign, Tanhshrink, TripletMarginLoss, Unflatten, ZeroPad2d)
 from .parameter import Parameter
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCELoss", "BCEWithLogitsLoss", "Conv2d",
@@ -26,3 +30,9 @@ __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCELoss", "BCEWithLogitsL
 __all__ += ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
 __all__ += ["MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
             "TransformerEncoder", "TransformerEncoderLayer"]
+
+__all__ += ["Bilinear", "CELU", "Dropout2d", "ELU", "GLU", "GroupNorm", "Hardsigmoid",
+            "Hardswish", "Hardtanh", "InstanceNorm1d", "InstanceNorm2d", "LogSigmoid",
+            "MarginRankingLoss", "Mish", "ParameterDict", "ParameterList", "PReLU", "ReLU6",
+            "RMSNorm", "SELU", "SiLU", "Softplus", "Softsign", "Tanhshrink", "TripletMarginLoss",
+            "Unflatten", "ZeroPad2d"]

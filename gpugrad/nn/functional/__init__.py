@@ -24,3 +24,19 @@ __all__ = ["avg_pool2d", "batch_norm", "binary_cross_entropy",
            "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "pad", "relu", "sigmoid",
            "smooth_l1_loss", "softmax", "tanh", "unfold"]
 __all__ += ["scaled_dot_product_attention"]
+
+from .distance import normalize, pairwise_distance  # noqa: E402
+from .dropout import dropout2d  # noqa: E402
+from .embedding import one_hot  # noqa: E402
+from .linear import bilinear  # noqa: E402
+from .loss import margin_ranking_loss, triplet_margin_loss  # noqa: E402
+from .nonlinear import (celu, elu, glu, gumbel_softmax, hardsigmoid, hardswish,  # noqa: E402
+                        hardtanh, logsigmoid, mish, prelu, relu6, selu, silu, softplus,
+                        softsign, tanhshrink)
+from .normalization import group_norm, instance_norm, rms_norm  # noqa: E402
+
+__all__ += ["bilinear", "celu", "dropout2d", "elu", "glu", "group_norm", "gumbel_softmax",
+            "hardsigmoid", "hardswish", "hardtanh", "instance_norm", "logsigmoid",
+            "margin_ranking_loss", "mish", "normalize", "one_hot", "pairwise_distance",
+            "prelu", "relu6", "rms_norm", "selu", "silu", "softplus", "softsign", "tanhshrink",
+            "triplet_margin_loss"]

@@ -6,13 +6,16 @@ CuPy. Each call draws its seed from the CPU generator that ``gg.manual_seed`` se
 integer, no device sync, and reproducible runs. Nothing is saved for backward: it redraws
 the same mask from the seed. On the GPU one kernel draws the mask and applies it.
 """
+import warnings
+
 import numpy as np
 
 from ... import cuda
 from ...autograd.function import Function
 from ...backends.device import CPU, backend_for
 from ...kernels import dropout as dropout_kernels
-from ...ops.errors import public_op
+from ...creation import rand
+from ...ops.errors import ShapeError, public_op
 
 
 class Dropout(Function):
@@ -57,3 +60,38 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return input
     seed = int(backend_for(CPU).generator(CPU).integers(0, 2**63, dtype=np.int64))
     return Dropout.apply(input, p=p, seed=seed)
+
+
+@public_op
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero whole channels (dim 1 of an (N, C, H, W) input) with probability ``p`` while
+    ``training``, scaling the rest by 1 / (1 - p). A 3-D input is taken as (N, C, L), as
+    PyTorch still does (with its warning).
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> y = F.dropout2d(gg.ones(1, 8, 2, 2))
+    >>> sorted(set(y.flatten().tolist())) in ([0.0, 2.0], [0.0], [2.0])
+    True
+    """
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise TypeError(f"dropout2d(): argument 'p' must be a number, not {type(p).__name__}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: dropout probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is "
+                      "deprecated and will result in an error in a future release.",
+                      stacklevel=3)
+    elif input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-"
+                      "wise 1D dropout behavior is desired - input is interpreted as shape "
+                      "(N, C, L).", stacklevel=3)
+    if not training or p == 0.0:
+        return input
+    if input.ndim < 2:
+        raise ShapeError(f"dropout2d: expected an input with a channel dim, got shape "
+                         f"{input.shape}")
+    mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
+    keep = rand(mask_shape, dtype=input.dtype, device=input.device) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return input * (keep.to(dtype=input.dtype) * scale)

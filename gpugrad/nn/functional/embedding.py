@@ -13,7 +13,7 @@ from ... import cuda
 from ...autograd.function import Function
 from ...kernels import cpu as cpu_kernels
 from ...kernels import embedding as embedding_kernels
-from ...ops.errors import public_op
+from ...ops.errors import DTypeError, ShapeError, public_op
 from ...ops.indexing import IndexAdd
 from ...sparse import RowSparseGrad
 from ...tensor import Tensor
@@ -123,3 +123,39 @@ def _padding_index(padding_idx, num):
         raise ValueError(f"embedding: padding_idx {padding_idx} must be within "
                          f"num_embeddings ({num})")
     return padding_idx % num
+
+
+@public_op
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot rows of an int64 index tensor: shape ``tensor.shape + (num_classes,)``;
+    ``num_classes=-1`` means one more than the largest index.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.one_hot(gg.tensor([0, 2])).tolist()
+    [[1, 0, 0], [0, 0, 1]]
+    """
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"one_hot(): argument 'tensor' must be a Tensor, not "
+                        f"{type(tensor).__name__}")
+    if tensor.dtype != np.int64:
+        raise DTypeError("one_hot: one_hot is only applicable to index tensor of type "
+                         f"LongTensor, got {tensor.dtype}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise TypeError(f"one_hot(): argument 'num_classes' must be int, not "
+                        f"{type(num_classes).__name__}")
+    xp = tensor._backend.xp
+    index = tensor._data
+    if num_classes == -1:
+        if index.size == 0:
+            raise ShapeError("one_hot: Can not infer total number of classes from empty "
+                             "tensor.")
+        num_classes = int(index.max()) + 1
+    if num_classes < 0:
+        raise ShapeError(f"one_hot: num_classes should be positive or -1, got {num_classes}")
+    if index.size and int(index.min()) < 0:
+        raise ShapeError("one_hot: Class values must be non-negative.")
+    if index.size and int(index.max()) >= num_classes:
+        raise ShapeError("one_hot: Class values must be smaller than num_classes.")
+    out = (index[..., None] == xp.arange(num_classes)).astype(np.int64)
+    return tensor._like(out)

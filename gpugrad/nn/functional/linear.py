@@ -62,3 +62,35 @@ def linear(input, weight, bias=None):
     if bias is None:
         return Linear.apply(input, weight)
     return Linear.apply(input, weight, bias)
+
+
+@public_op
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1 W_k x2^T + b_k over the last dims: weight is (out, in1, in2); the leading
+    dims of the two inputs must agree.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.bilinear(gg.ones(2, 3), gg.ones(2, 4), gg.ones(5, 3, 4)).shape
+    (2, 5)
+    """
+    same_dtype("bilinear", input1, weight)
+    same_dtype("bilinear", input2, weight)
+    if weight.ndim != 3:
+        raise ShapeError(f"bilinear(): weight must be 3-D (out, in1, in2), got shape "
+                         f"{weight.shape}")
+    for k, x in ((1, input1), (2, input2)):
+        if x.ndim == 0 or x.shape[-1] != weight.shape[k]:
+            raise ShapeError(f"bilinear(): input{k} size does not match weight size: got "
+                             f"{x.shape[-1] if x.ndim else 0} but expected {weight.shape[k]}")
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise ShapeError(f"bilinear(): input batch dimensions do not match: got "
+                         f"{input1.shape[:-1]} and {input2.shape[:-1]}")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != weight.shape[0]):
+        raise ShapeError(f"bilinear(): bias size does not match weight size: got "
+                         f"{bias.shape} but expected ({weight.shape[0]},)")
+    # (x1 @ W_k) . x2 for every k: one matmul against W viewed as (in1, out * in2).
+    out_f, in1, in2 = weight.shape
+    left = input1 @ weight.permute(1, 0, 2).reshape(in1, out_f * in2)
+    out = (left.reshape(input1.shape[:-1] + (out_f, in2)) * input2.unsqueeze(-2)).sum(-1)
+    return out if bias is None else out + bias

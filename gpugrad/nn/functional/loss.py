@@ -1,5 +1,6 @@
 """Losses: cross_entropy, nll_loss, mse_loss, l1_loss, smooth_l1_loss, huber_loss, kl_div,
-binary_cross_entropy(_with_logits), cosine_embedding_loss.
+binary_cross_entropy(_with_logits), cosine_embedding_loss, margin_ranking_loss,
+triplet_margin_loss.
 
 Cross-entropy is one fused op from logits: it keeps each row's log-sum-exp and never forms
 probabilities and then their log, so no ``log(0)`` happens at any logit magnitude; without
@@ -17,11 +18,11 @@ from ...autograd.function import Function
 from ...kernels import xent
 from ...ops import elementwise as ew
 from ...ops._util import lift
-from ...ops.errors import check_floating, public_op
+from ...ops.errors import ShapeError, check_floating, public_op
 from ...tensor import Tensor
 from ._util import differentiating
 from .activation import Softmax, _upcast, log_softmax
-from .distance import _cosine_similarity_eps
+from .distance import _cosine_similarity_eps, pairwise_distance
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -512,4 +513,55 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, *, reduction="mean
     cos = _cosine_similarity_eps(input1, input2, input1.ndim - 1)
     loss = (ew.where(target == 1, 1 - cos, 0)
             + ew.where(target == -1, (cos - margin).clamp(min=0), 0))
+    return _reduce(loss, reduction)
+
+
+@public_op
+def margin_ranking_loss(input1, input2, target, margin=0, *, reduction="mean"):
+    """max(0, -target * (x1 - x2) + margin): target 1 asks for x1 > x2, -1 for x2 > x1.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> x1, x2 = gg.tensor([1.0, 1.0]), gg.tensor([0.0, 0.0])
+    >>> F.margin_ranking_loss(x1, x2, gg.tensor([1.0, -1.0]), reduction="none").tolist()
+    [0.0, 1.0]
+    """
+    name = "margin_ranking_loss"
+    _check_reduction(name, reduction)
+    target = _as_tensor(target, input1)
+    if not input1.ndim == input2.ndim == target.ndim:
+        raise ShapeError(f"{name} : All input tensors should have same dimension but got "
+                         f"sizes: input1: {input1.shape}, input2: {input2.shape}, target: "
+                         f"{target.shape}")
+    check_floating(name, input1)
+    check_floating(name, input2)
+    # clamp, not relu: its slope at exactly 0 is 1, as PyTorch's clamp_min.
+    loss = (-target * (input1 - input2) + margin).clamp(min=0)
+    return _reduce(loss, reduction)
+
+
+@public_op
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, *,
+                        reduction="mean"):
+    """max(0, d(a, p) - d(a, n) + margin) with d the ``pairwise_distance``; ``swap`` uses
+    min(d(a, n), d(p, n)) for the negative distance.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> a, pos, neg = gg.tensor([[0.0, 0.0]]), gg.tensor([[0.0, 1.0]]), gg.tensor([[3.0, 4.0]])
+    >>> F.triplet_margin_loss(a, pos, neg, eps=0).item()
+    0.0
+    """
+    name = "triplet_margin_loss"
+    _check_reduction(name, reduction)
+    dims = [t.ndim for t in (anchor, positive, negative)]
+    if not dims[0] == dims[1] == dims[2]:
+        raise ShapeError(f"{name}: The anchor, positive, and negative tensors are expected to "
+                         f"have the same number of dimensions, but got: anchor {dims[0]}D, "
+                         f"positive {dims[1]}D, and negative {dims[2]}D inputs")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = ew.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    loss = (d_pos - d_neg + margin).clamp(min=0)
     return _reduce(loss, reduction)

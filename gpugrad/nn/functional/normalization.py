@@ -1,15 +1,19 @@
-"""``layer_norm`` and ``batch_norm``: one fused normalisation op plus an affine transform.
+"""``layer_norm``, ``batch_norm``, ``group_norm``, ``instance_norm``: one fused
+normalisation op plus an affine transform; ``rms_norm`` as Tensor ops.
 
 ``Normalize`` computes (x - mean) / sqrt(var + eps) over some axes in one pass of array
 code and has a closed-form backward; the affine part is ordinary Tensor ops. Layer norm of
 CuPy arrays runs the row kernels of ``kernels/layernorm.py`` instead.
 """
 import math
+import numbers
+
+import numpy as np
 
 from ... import cuda
 from ...autograd.function import Function
 from ...kernels import layernorm
-from ...ops.errors import check_floating, public_op
+from ...ops.errors import ShapeError, check_floating, public_op
 from ._util import differentiating
 from .activation import _upcast
 
@@ -164,3 +168,93 @@ def _blend(running, batch_value, momentum):
     with running._backend.device_context(running.device):
         running._data[...] = (1.0 - momentum) * running._data + momentum * batch_value
     running._bump_version()
+
+
+def _count(name, what, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}(): argument '{what}' must be int, not {type(value).__name__}")
+    return int(value)
+
+
+@public_op
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each of ``num_groups`` groups of channels (dim 1) of each sample, then
+    scale and shift per channel.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> [round(v, 4) for v in F.group_norm(gg.tensor([[1.0, 3.0, 5.0, 5.0]]), 2)[0].tolist()]
+    [-1.0, 1.0, 0.0, 0.0]
+    """
+    num_groups = _count("group_norm", "num_groups", num_groups)
+    check_floating("group_norm", input)
+    if input.ndim < 2 or num_groups <= 0 or input.shape[1] % num_groups:
+        raise ShapeError(f"group_norm: Expected number of channels in input to be divisible by "
+                         f"num_groups, but got input of shape {input.shape} and "
+                         f"num_groups={num_groups}")
+    n, channels = input.shape[:2]
+    grouped = input.reshape(n, num_groups, -1)
+    out = Normalize.apply(grouped, axes=(2,), eps=eps).reshape(input.shape)
+    return _affine(out, weight, bias, (1, channels) + (1,) * (input.ndim - 2))
+
+
+@public_op
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalise each channel of each sample over its spatial dims (dims 2...). With
+    running statistics given and ``use_input_stats``, they are updated in place with the
+    mean over the batch of the per-instance statistics (the variance unbiased).
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> y = F.instance_norm(gg.tensor([[[1.0, 3.0], [5.0, 5.0]]]))
+    >>> [round(v, 4) for v in y.flatten().tolist()]
+    [-1.0, 1.0, 0.0, 0.0]
+    """
+    check_floating("instance_norm", input)
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected an input of shape (N, C, ...), got shape "
+                         f"{input.shape}")
+    n, channels = input.shape[:2]
+    shape = (1, channels) + (1,) * (input.ndim - 2)
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    axes = tuple(range(2, input.ndim))
+    count = math.prod(input.shape[2:])
+    if count <= 1 and running_mean is not None:
+        raise ValueError(f"instance_norm: Expected more than 1 spatial element when "
+                         f"training, got input size {input.shape}")
+    mean, var = _moments(_upcast(input._data), axes)
+    out = Normalize.apply(input, axes=axes, eps=eps, mean=mean, var=var)
+    if running_mean is not None:
+        _blend(running_mean, mean.reshape(n, channels).mean(axis=0), momentum)
+    if running_var is not None:
+        unbiased = var.reshape(n, channels) * (count / max(count - 1, 1))
+        _blend(running_var, unbiased.mean(axis=0), momentum)
+    return _affine(out, weight, bias, shape)
+
+
+@public_op
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` dims, times
+    ``weight``; ``eps=None`` is the machine epsilon of the input's dtype.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> [round(v, 4) for v in F.rms_norm(gg.tensor([[3.0, 4.0]]), (2,))[0].tolist()]
+    [0.8485, 1.1314]
+    """
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    check_floating("rms_norm", input)
+    k = len(normalized_shape)
+    if k == 0 or input.ndim < k or input.shape[input.ndim - k:] != normalized_shape:
+        raise ShapeError(f"rms_norm: Given normalized_shape={list(normalized_shape)}, expected "
+                         f"input with shape [*, {normalized_shape}], but got input of size "
+                         f"{input.shape}")
+    if eps is None:
+        eps = float(np.finfo(input.dtype).eps)
+    axes = tuple(range(input.ndim - k, input.ndim))
+    out = input * ((input * input).mean(axes, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight

@@ -13,6 +13,14 @@ from .module import Module
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .pooling import AvgPool2d, MaxPool2d
 from .rnn import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNBase, RNNCell, RNNCellBase
+from .activation import (CELU, ELU, GLU, Hardsigmoid, Hardswish, Hardtanh, LogSigmoid, Mish,
+                         PReLU, ReLU6, SELU, SiLU, Softplus, Softsign, Tanhshrink)
+from .container import ParameterDict, ParameterList
+from .dropout import Dropout2d
+from .linear import Bilinear, Unflatten
+from .loss import MarginRankingLoss, TripletMarginLoss
+from .normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, RMSNorm
+from .padding import ZeroPad2d
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
 
@@ -25,3 +33,9 @@ __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCELoss", "BCEWithLogitsL
 __all__ += ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase"]
 __all__ += ["MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
             "TransformerEncoder", "TransformerEncoderLayer"]
+
+__all__ += ["Bilinear", "CELU", "Dropout2d", "ELU", "GLU", "GroupNorm", "Hardsigmoid",
+            "Hardswish", "Hardtanh", "InstanceNorm1d", "InstanceNorm2d", "LogSigmoid",
+            "MarginRankingLoss", "Mish", "ParameterDict", "ParameterList", "PReLU", "ReLU6",
+            "RMSNorm", "SELU", "SiLU", "Softplus", "Softsign", "Tanhshrink", "TripletMarginLoss",
+            "Unflatten", "ZeroPad2d"]

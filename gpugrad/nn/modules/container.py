@@ -1,7 +1,10 @@
-"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``."""
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``, ``ParameterList``,
+``ParameterDict``."""
 import operator
 from collections import OrderedDict
 
+from ...tensor import Tensor
+from ..parameter import Parameter
 from .module import Module, _block, _indent
 
 
@@ -218,3 +221,153 @@ class ModuleDict(Module):
         pairs = modules.items() if hasattr(modules, "items") else modules
         for key, module in pairs:
             self[key] = module
+
+
+def _as_parameter(value):
+    # PyTorch wraps a plain Tensor given to a parameter container as a Parameter.
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        return Parameter(value)
+    return value
+
+
+def _parameter_line(key, value):
+    kind = "Parameter" if isinstance(value, Parameter) else type(value).__name__
+    size = "x".join(str(s) for s in value.shape)
+    return f"({key}): {kind} containing: [gpugrad.{value.dtype} of size {size}]"
+
+
+class ParameterList(Module):
+    """A list of parameters registered under "0", "1", ...; Tensors are wrapped as
+    Parameters.
+
+    >>> ps = gg.nn.ParameterList([gg.nn.Parameter(gg.ones(2)), gg.zeros(3)])
+    >>> len(ps), [name for name, _ in ps.named_parameters()]
+    (2, ['0', '1'])
+    """
+
+    def __init__(self, values=None):
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters.values())
+
+    def __getitem__(self, idx):
+        values = list(self._parameters.values())
+        if isinstance(idx, slice):
+            return type(self)(values[idx])
+        return values[_index(len(self), idx)]
+
+    def __setitem__(self, idx, value):
+        setattr(self, str(_index(len(self), idx)), _as_parameter(value))
+
+    def __iadd__(self, values):
+        return self.extend(values)
+
+    def append(self, value):
+        """Add ``value`` at the end; returns the list.
+
+        >>> gg.nn.ParameterList().append(gg.ones(1))[0].requires_grad
+        True
+        """
+        setattr(self, str(len(self)), _as_parameter(value))
+        return self
+
+    def extend(self, values):
+        """Append each of ``values``; returns the list.
+
+        >>> len(gg.nn.ParameterList().extend([gg.ones(1), gg.ones(2)]))
+        2
+        """
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self):
+        return "\n".join(_parameter_line(i, p) for i, p in enumerate(self))
+
+
+class ParameterDict(Module):
+    """A dict of parameters registered under their keys, in insertion order; Tensors are
+    wrapped as Parameters.
+
+    >>> pd = gg.nn.ParameterDict({"scale": gg.ones(2)})
+    >>> pd["shift"] = gg.zeros(2)
+    >>> list(pd), [name for name, _ in pd.named_parameters()]
+    (['scale', 'shift'], ['scale', 'shift'])
+    """
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key):
+        return self._parameters[key]
+
+    def __setitem__(self, key, value):
+        setattr(self, key, _as_parameter(value))
+
+    def __delitem__(self, key):
+        del self._parameters[key]
+
+    def __len__(self):
+        return len(self._parameters)
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __contains__(self, key):
+        return key in self._parameters
+
+    def keys(self):
+        """The keys, in insertion order.
+
+        >>> list(gg.nn.ParameterDict({"a": gg.ones(1), "b": gg.ones(1)}).keys())
+        ['a', 'b']
+        """
+        return self._parameters.keys()
+
+    def items(self):
+        """(key, parameter) pairs, in insertion order.
+
+        >>> [k for k, _ in gg.nn.ParameterDict({"a": gg.ones(1)}).items()]
+        ['a']
+        """
+        return self._parameters.items()
+
+    def values(self):
+        """The parameters, in insertion order.
+
+        >>> [p.shape for p in gg.nn.ParameterDict({"a": gg.ones(2)}).values()]
+        [(2,)]
+        """
+        return self._parameters.values()
+
+    def pop(self, key):
+        """Remove the parameter under ``key`` and return it.
+
+        >>> pd = gg.nn.ParameterDict({"a": gg.ones(2)})
+        >>> pd.pop("a").shape, len(pd)
+        ((2,), 0)
+        """
+        return self._parameters.pop(key)
+
+    def update(self, parameters):
+        """Add (key, parameter) pairs from a mapping or an iterable of pairs.
+
+        >>> pd = gg.nn.ParameterDict()
+        >>> pd.update({"a": gg.ones(1)})
+        >>> list(pd)
+        ['a']
+        """
+        pairs = parameters.items() if hasattr(parameters, "items") else parameters
+        for key, value in pairs:
+            self[key] = value
+
+    def extra_repr(self):
+        return "\n".join(_parameter_line(k, p) for k, p in self.items())

@@ -1,4 +1,4 @@
-"""``Dropout``: active in training mode, the identity in eval mode."""
+"""``Dropout`` and ``Dropout2d``: active in training mode, the identity in eval mode."""
 from .. import functional as F
 from .module import Module
 
@@ -24,3 +24,16 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels of (N, C, H, W) inputs with probability ``p`` during training
+    (``F.dropout2d``).
+
+    >>> drop = gg.nn.Dropout2d(0.5).eval()
+    >>> drop(gg.ones(1, 2, 1, 1)).flatten().tolist()
+    [1.0, 1.0]
+    """
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training)

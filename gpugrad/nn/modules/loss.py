@@ -180,3 +180,41 @@ class CosineEmbeddingLoss(_Loss):
     def forward(self, input1, input2, target):
         return F.cosine_embedding_loss(input1, input2, target, self.margin,
                                        reduction=self.reduction)
+
+
+class MarginRankingLoss(_Loss):
+    """max(0, -y (x1 - x2) + margin) (``F.margin_ranking_loss``).
+
+    >>> loss = gg.nn.MarginRankingLoss(margin=0.5)
+    >>> loss(gg.tensor([1.0]), gg.tensor([0.0]), gg.tensor([1.0])).item()
+    0.0
+    """
+
+    def __init__(self, margin=0.0, reduction="mean"):
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return F.margin_ranking_loss(input1, input2, target, self.margin,
+                                     reduction=self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    """max(0, d(a, p) - d(a, n) + margin) with p-norm distances
+    (``F.triplet_margin_loss``).
+
+    >>> a = gg.zeros(1, 2)
+    >>> gg.nn.TripletMarginLoss()(a, a, a + 5.0).item()
+    0.0
+    """
+
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+        super().__init__(reduction)
+        self.margin = margin
+        self.p = p
+        self.eps = eps
+        self.swap = swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_loss(anchor, positive, negative, self.margin, self.p,
+                                     self.eps, self.swap, reduction=self.reduction)

@@ -1,4 +1,4 @@
-"""Normalisation layers: ``LayerNorm``, ``BatchNorm1d``, ``BatchNorm2d``."""
+"""Normalisation layers: LayerNorm, BatchNorm1d/2d, GroupNorm, InstanceNorm1d/2d, RMSNorm."""
 from ... import creation
 from .. import functional as F
 from .. import init
@@ -148,3 +148,129 @@ class BatchNorm2d(_BatchNorm):
     """
 
     ranks = (4,)
+
+
+class GroupNorm(Module):
+    """Normalise groups of channels of each sample (``F.group_norm``); per-channel weight 1
+    and bias 0 at start when ``affine``.
+
+    >>> gn = gg.nn.GroupNorm(2, 4)
+    >>> gn(gg.randn(3, 4, 5)).shape, gn.weight.shape
+    ((3, 4, 5), (4,))
+    """
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None,
+                 dtype=None, *, bias=True):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter(creation.ones(num_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        if affine and bias:
+            self.bias = Parameter(creation.zeros(num_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+                f"affine={self.affine}, bias={self.bias is not None}")
+
+
+class _InstanceNorm(_BatchNorm):
+    """Shared by the instance norms: batch norm's state, statistics per sample."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype, bias=bias)
+
+    def forward(self, input):
+        name = type(self).__name__
+        batched = self.ranks[-1]
+        if input.ndim not in self.ranks:
+            raise ValueError(f"{name}: expected {batched - 1}D or {batched}D input (got "
+                             f"{input.ndim}D input)")
+        unbatched = input.ndim == batched - 1
+        if unbatched:
+            input = input.unsqueeze(0)
+        if self.affine and input.shape[1] != self.num_features:
+            raise ValueError(f"{name}: expected input's size at dim={1 - unbatched} to match "
+                             f"num_features ({self.num_features}), but got: {input.shape[1]}.")
+        use_input_stats = self.training or not self.track_running_stats
+        # PyTorch's instance norm has no cumulative average: momentum None updates nothing.
+        momentum = 0.0 if self.momentum is None else self.momentum
+        out = F.instance_norm(input, self.running_mean, self.running_var, self.weight,
+                              self.bias, use_input_stats, momentum, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance norm of (N, C, L) or unbatched (C, L) inputs; no affine part and no running
+    statistics by default, as in PyTorch.
+
+    >>> y = gg.nn.InstanceNorm1d(3)(gg.randn(2, 3, 5))
+    >>> y.shape, abs(y.mean(2)).max().item() < 1e-5
+    ((2, 3, 5), True)
+    """
+
+    ranks = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance norm of (N, C, H, W) or unbatched (C, H, W) inputs.
+
+    >>> gg.nn.InstanceNorm2d(3, affine=True)(gg.randn(2, 3, 4, 4)).shape
+    (2, 3, 4, 4)
+    """
+
+    ranks = (3, 4)
+
+
+class RMSNorm(Module):
+    """x / rms(x) over the trailing ``normalized_shape`` dims, times a weight of ones at
+    start; ``eps=None`` is the input dtype's machine epsilon (``F.rms_norm``).
+
+    >>> gg.nn.RMSNorm(4)(gg.randn(2, 4)).shape
+    (2, 4)
+    """
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
+                 dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(creation.ones(self.normalized_shape, device=device,
+                                                  dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
