@@ -120,10 +120,17 @@ def public_op(fn):
     leading = [p.name for p in list(inspect.signature(fn).parameters.values())[:2]
                if p.kind is not p.VAR_KEYWORD] + ["None", "None"]
     subject = ", ".join(leading[:2])
-    source = (f"def _make(_fn, _defaults, _convert, _scope):\n"
+    # The common case (a CPU tensor first) costs one class check and one attribute read.
+    source = (f"def _make(_fn, _defaults, _convert, _scope, _Tensor):\n"
               f"    def {name}({', '.join(params)}):\n"
               f"        try:\n"
-              f"            _within = _scope({subject})\n"
+              f"            _first = {leading[0]}\n"
+              f"            if _first.__class__ is not _Tensor:\n"
+              f"                _within = _scope({subject})\n"
+              f"            elif _first._backend.has_device_context:\n"
+              f"                _within = _first._backend.device_context(_first._device)\n"
+              f"            else:\n"
+              f"                return _fn({', '.join(call)})\n"
               f"            if _within is None:\n"
               f"                return _fn({', '.join(call)})\n"
               f"            with _within:\n"
@@ -137,7 +144,8 @@ def public_op(fn):
     scope = {}
     # The module's globals, so that doctest and inspect see the wrapper as the module's own.
     exec(compile(source, f"<gpugrad op boundary of {name}>", "exec"), fn.__globals__, scope)
-    wrapper = scope["_make"](fn, defaults, _converted, _device_scope)
+    from ..tensor import Tensor  # defined by now: the op modules import it first
+    wrapper = scope["_make"](fn, defaults, _converted, _device_scope, Tensor)
     return functools.update_wrapper(wrapper, fn)
 
 
