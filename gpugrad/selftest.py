@@ -38,6 +38,17 @@ def _seeded_dropout(x):
     return F.dropout(x, 0.3)
 
 
+def _recurrent(x):
+    """A 1-layer LSTM and GRU (fixed float64 weights, cast to x's dtype and device) over x."""
+    outs = []
+    for layer in (gg.nn.LSTM(3, 4, batch_first=True), gg.nn.GRU(3, 4, batch_first=True)):
+        with gg.no_grad():
+            for k, p in enumerate(layer.parameters()):
+                p.copy_(gg.tensor(np.random.default_rng(k).uniform(-0.5, 0.5, p.shape)))
+        outs.append(layer.to(x.device, x.dtype)(x)[0])
+    return outs[0] + outs[1]
+
+
 n, pos, idx = _normal, _positive, _indices
 # (name, fn of tensors, inputs): float inputs are differentiated, integer ones are targets.
 OPS = [
@@ -79,6 +90,42 @@ OPS = [
     # No padding_idx: its row gets no gradient by definition, which differences would see.
     ("F.embedding", lambda w, i: F.embedding(i, w), [n(6, 3), idx(6, 2, 5)]),
     ("F.dropout", _seeded_dropout, [n(4, 5)]),
+    # The families added since: indexing, sorting and scans, products, rearranging.
+    ("gather scatter_add index_select", lambda a, i: gg.gather(a, 1, i).sum(1)
+     + gg.zeros(3, 4, dtype=a.dtype, device=a.device).scatter_add(1, i, a[:, :2]).sum(1)
+     + a.index_select(1, i[0]).sum(1), [n(3, 4), idx(4, 3, 2)]),
+    ("sort topk cumsum cumprod prod", lambda a: a.sort(1)[0] + a.topk(5, 1)[0] + a.cumsum(1)
+     + a.cumprod(1) * a.prod(1, keepdim=True), [pos(3, 5)]),
+    ("einsum mm bmm dot kron", lambda a, b: gg.einsum("bij,jk->bik", a, b).sum(0)
+     + gg.mm(a[0], b) + gg.bmm(a, b.expand(2, 4, 3))[1] + gg.dot(a[0, 0], a[1, 0])
+     + gg.kron(b[:1, :1], b[:3, :]), [n(2, 3, 4), n(4, 3)]),
+    # Every input is drawn from one seed, so b is shifted: cdist(a, a) sits on its kink.
+    ("cdist trace diag addmm outer", lambda a, b: gg.cdist(a, b + 1) + gg.trace(a[:2] @ b.T)
+     + gg.diag(b[:, :2]).sum() + gg.addmm(a[:, :2], a, b.T) + gg.outer(a[:, 0], b[:, 0]),
+     [n(3, 4), n(2, 4)]),
+    ("flip roll tile repeat_interleave", lambda a: gg.flip(a, (0,)) + gg.roll(a, 1, 1)
+     + gg.tile(a[:, :2], (1, 2)) + gg.repeat_interleave(a[:, :2], 2, dim=1), [n(3, 4)]),
+    ("narrow movedim unbind tril triu", lambda a: gg.narrow(a, 1, 1, 2).sum()
+     + gg.movedim(a, 0, 1)[0] + sum(gg.unbind(a, 0)) + gg.tril(a).sum(0) + gg.triu(a).sum(0),
+     [n(4, 4)]),
+    ("masked_fill masked_select lerp", lambda a, b: a.masked_fill(a > 0.5, 0.0)
+     + gg.lerp(a, b, 0.3) + gg.masked_select(b, a > 0).sum(), [n(3, 4), n(3, 4)]),
+    ("F.silu elu softplus mish", lambda a: F.silu(a) + F.elu(a) + F.softplus(a) + F.mish(a)
+     + F.logsigmoid(a) + F.hardtanh(a * 0.5) + F.glu(a, dim=1).repeat(1, 2), [n(3, 4)]),
+    ("F.group/instance/rms_norm", lambda x, w, b: F.group_norm(x, 2, w, b)
+     + F.instance_norm(x) + F.rms_norm(x, (5,)), [n(2, 4, 5), n(4), n(4)]),
+    ("F.normalize pairwise cosine", lambda a, b: F.normalize(a, dim=1)
+     + F.pairwise_distance(a, b + 1)[:, None] + F.cosine_similarity(a, b + 1)[:, None],
+     [n(3, 4), n(3, 4)]),
+    ("F.huber smooth_l1 kl_div bce", lambda a, b: F.huber_loss(a, b) + F.smooth_l1_loss(a, b)
+     + F.kl_div(F.log_softmax(a, dim=1), F.softmax(b, dim=1), reduction="batchmean")
+     + F.binary_cross_entropy(a.sigmoid(), b.sigmoid()), [n(3, 4), n(3, 4)]),
+    ("F.margin_ranking triplet", lambda a, b, c: F.margin_ranking_loss(
+        a[:, 0], b[:, 0] + 0.3, gg.tensor([1.0, -1.0, 1.0], dtype=a.dtype, device=a.device))
+     + F.triplet_margin_loss(a, b + 1, c - 2), [n(3, 4), n(3, 4), n(3, 4)]),
+    ("F.scaled_dot_product_attention", lambda q, k, v: F.scaled_dot_product_attention(
+        q, k, v, is_causal=True), [n(2, 2, 4, 3), n(2, 2, 4, 3), n(2, 2, 4, 3)]),
+    ("nn.LSTM GRU step math", _recurrent, [n(2, 5, 3)]),
 ]
 
 
