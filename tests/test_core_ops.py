@@ -229,3 +229,20 @@ def test_second_order_gradients(device):
         (g,) = gg.grad((t.tanh() * t.exp()).sum(), [t], create_graph=True)
         return g
     assert gg.gradcheck(first, [x])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_backward_fast_path_keeps_wheres_edges(dtype):
+    """The CPU backward multiplies by the mask when the gradient is finite: 0 at out == 0,
+    and 0 (not NaN) under a zero where the incoming gradient is inf or NaN."""
+    x = gg.tensor(np.array([[-1.0, 0.0, 2.0, 3.0]], dtype), requires_grad=True)
+    x.relu().backward(gg.tensor(np.array([[np.inf, 5.0, np.nan, -2.0]], dtype)))
+    np.testing.assert_array_equal(x.grad.numpy(), np.array([[0, 0, np.nan, -2]], dtype))
+    values = np.random.default_rng(0).standard_normal((40, 30)).astype(dtype)
+    grad = np.random.default_rng(1).standard_normal((30, 40)).astype(dtype).T
+    x = gg.tensor(values, requires_grad=True)
+    x.relu().backward(gg.tensor(grad))  # a transposed (non-contiguous) gradient
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(values > 0, grad, 0))
+    x = gg.tensor([-1.0, 2.0], dtype=gg.float64, requires_grad=True)
+    (g,) = gg.grad((x.relu() ** 2).sum(), [x], create_graph=True)  # the graph path
+    assert gg.grad(g.sum(), [x])[0].tolist() == [0.0, 2.0]

@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import state
 from ..dtypes import get_default_dtype
 from ._util import add_tangents
 from .arithmetic import pow
@@ -210,6 +211,8 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        if _cpu_fast_path(g):
+            return g._like(_relu_grad(g._data, out._data))
         # out > 0 picks the subgradient 0 at a == 0, as PyTorch does.
         return Where.apply(g, g._like(g._backend.xp.zeros((), g.dtype)), cond=out._data > 0)
 
@@ -217,6 +220,21 @@ class Relu(Function):
     def jvp(ctx, t):
         zero = t._like(t._backend.xp.zeros((), t.dtype))
         return Where.apply(t, zero, cond=ctx.output._data > 0)
+
+
+def _cpu_fast_path(g):
+    """Relu's backward on the CPU, not differentiated again."""
+    return g._data.__class__ is np.ndarray and not state.grad_enabled and not state.forward_levels
+
+
+def _relu_grad(g, out):
+    """``where(out > 0, g, 0)``. NumPy's ``where`` runs about 10x slower than a multiply by
+    the mask on a random mask (branchy inner loop), and the multiply is exact unless ``g``
+    holds inf or NaN, whose product with 0 is NaN: checked first, ``where`` then."""
+    mask = out > 0
+    if np.isfinite(g).all():
+        return g * mask
+    return np.where(mask, g, g.dtype.type(0))
 
 
 class Abs(Function):
