@@ -197,3 +197,35 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                              f"{weight.shape}, got {bias.shape}")
         out = out + bias.reshape(1, o, 1, 1)
     return out.squeeze(0) if unbatched else out
+
+
+def _single(value, name):
+    """An int or a 1-tuple (PyTorch's _single), as an int."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, int):
+        raise ValueError(f"{name} must be an int or a 1-tuple of ints, got {value!r}")
+    return value
+
+
+@public_op
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d cross-correlation of (N, C, L) ``input`` with (O, C / groups, k) ``weight``,
+    computed as conv2d on a height-1 view.
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> F.conv1d(gg.ones(1, 1, 4), gg.ones(1, 1, 2)).tolist()
+    [[[2.0, 2.0, 2.0]]]
+    """
+    if input.ndim not in (2, 3):
+        raise ShapeError(f"conv1d: expected a 2-d or 3-d input, got shape {input.shape}")
+    if weight.ndim != 3:
+        raise ShapeError(f"conv1d: expected a 3-d weight (O, C/groups, k), got shape "
+                         f"{weight.shape}")
+    if not isinstance(padding, str):
+        padding = (0, _single(padding, "padding"))
+    out = conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias,
+                 (1, _single(stride, "stride")), padding, (1, _single(dilation, "dilation")),
+                 groups)
+    return out.squeeze(-2)
