@@ -1,11 +1,11 @@
-"""Datasets and batching: ``TensorDataset`` and a resumable ``DataLoader``.
+"""``gg.data``: a short name for ``gpugrad.utils.data`` (the same objects, not a copy).
 
 >>> import gpugrad as gg
 >>> loader = gg.data.DataLoader(gg.data.TensorDataset(gg.arange(4)), batch_size=3)
 >>> [x.tolist() for (x,) in loader]
 [[0, 1, 2], [3]]
+>>> gg.data.DataLoader is gg.utils.data.DataLoader
+True
 """
-from .dataset import Dataset, TensorDataset
-from .loader import DataLoader, default_collate, to_device
-
-__all__ = ["DataLoader", "Dataset", "TensorDataset", "default_collate", "to_device"]
+from ..utils.data import *  # noqa: F401,F403
+from ..utils.data import __all__  # noqa: F401
