@@ -12,6 +12,7 @@ from . import _source_tree  # noqa: F401
 from . import autograd  # the autograd package and the tensor module import each other
 from .autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad
 from .autograd import inference_mode, set_grad_enabled
+from .backends.cuda import get_float32_matmul_precision, set_float32_matmul_precision
 from .backends.device import Device, device
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy,
                        full, full_like, linspace, ones, ones_like, rand, rand_like, randint,
@@ -45,7 +46,7 @@ from .random import get_rng_state, manual_seed, seed, set_rng_state
 from .sparse import RowSparseGrad
 from .tensor import Tensor
 from .serialization import load, save
-from . import cuda, data, func, nn, optim, parallel, train, viz  # noqa: E402  (after Tensor)
+from . import cuda, data, func, nn, optim, parallel, train, utils, viz  # noqa: E402  (after Tensor)
 
 clip = clamp
 concat = cat

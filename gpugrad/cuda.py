@@ -115,3 +115,54 @@ def memory_stats():
     _dev._load_cupy()  # starting the backend routes Numba's allocations into CuPy's pool
     from .kernels import _emm
     return _emm.memory_stats()
+
+
+def manual_seed(seed):
+    """Seed the GPU generators (``torch.cuda.manual_seed``). gpugrad derives every GPU's
+    generator from one seed, so this seeds them all, like ``manual_seed_all``; without a
+    GPU it does nothing. ``gg.manual_seed`` seeds the CPU and the GPUs together.
+
+    >>> gg.cuda.manual_seed(0)  # a no-op without a GPU
+    """
+    manual_seed_all(seed)
+
+
+def manual_seed_all(seed):
+    """Seed the generators of every GPU (``torch.cuda.manual_seed_all``); a no-op without one.
+
+    >>> gg.cuda.manual_seed_all(0)
+    """
+    seed = int(seed)
+    if is_available():
+        _dev._load_cupy().seed(seed)
+
+
+def current_device():
+    """The index of the current GPU (the one ``"cuda"`` means); RuntimeError without a GPU.
+
+    >>> gg.cuda.current_device() if gg.cuda.is_available() else 0
+    0
+    """
+    if not is_available():
+        raise RuntimeError("current_device: no CUDA GPU is available")
+    return int(_dev._load_cupy().xp.cuda.runtime.getDevice())
+
+
+def set_device(device):
+    """Make ``device`` (an index, ``"cuda:N"`` or a ``gg.device``) the current GPU, the one
+    ``"cuda"`` means from now on in this thread. A negative index does nothing, as in
+    PyTorch; RuntimeError without a GPU.
+
+    >>> if gg.cuda.is_available():
+    ...     gg.cuda.set_device(0)
+    """
+    if isinstance(device, int) and device < 0:
+        return
+    if not is_available():
+        raise RuntimeError("set_device: no CUDA GPU is available")
+    index = device if isinstance(device, int) else _dev.device(device).index
+    backend = _dev._load_cupy()
+    count = device_count()
+    if index is None or not 0 <= index < count:
+        raise RuntimeError(f"set_device: invalid device {device!r} ({count} GPU(s) present)")
+    backend.xp.cuda.Device(index).use()

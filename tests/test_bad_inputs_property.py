@@ -28,7 +28,8 @@ NOT_OPS = {"arange", "device", "empty", "eye", "from_dlpack", "from_numpy", "ful
            "ones", "rand", "randint", "randn", "save", "set_rng_state", "tensor", "zeros",
            "detect_anomaly", "enable_grad", "no_grad", "set_grad_enabled",
            "as_tensor", "randperm", "seed", "get_default_dtype", "set_default_dtype",
-           "inference_mode"}
+           "inference_mode", "set_float32_matmul_precision",
+           "get_float32_matmul_precision"}
 # Tensor methods that are conversions or autograd plumbing, not ops with inputs to check.
 NOT_METHODS = {"backward", "register_hook", "retain_grad", "cuda", "numpy", "tolist", "item",
                "size", "dim", "numel", "contiguous", "detach", "detach_", "cpu",

@@ -35,7 +35,7 @@ TIMEOUT_VARIABLE = "GPUGRAD_DIST_TIMEOUT"
 #: Every kind of collective gpugrad issues, in a fixed order (messages carry the index).
 KINDS = ("DDP construction", "state broadcast", "gradient all-reduce", "buffer broadcast",
          "replica check", "step check", "join", "barrier", "all_reduce_sum",
-         "broadcast_object", "allgather_object")
+         "broadcast_object", "allgather_object", "all_reduce", "broadcast")
 _KIND = {kind: i for i, kind in enumerate(KINDS)}
 
 _TAG = 7

@@ -1,5 +1,6 @@
 """Function transforms, as in ``torch.func`` and JAX: ``grad``, ``vjp``, ``jvp`` (true
-forward mode), ``jacrev``, ``jacfwd``, ``jacobian`` and ``hessian``; they compose.
+forward mode), ``jacrev``, ``jacfwd``, ``jacobian``, ``hessian`` and ``functional_call``; they
+compose.
 
 >>> import gpugrad as gg
 >>> f = lambda x: (x ** 2).sum()
@@ -9,8 +10,9 @@ forward mode), ``jacrev``, ``jacfwd``, ``jacobian`` and ``hessian``; they compos
 [[2.0, 0.0], [0.0, 2.0]]
 """
 from . import forward_ad
+from .functional_call import functional_call
 from .jacobians import hessian, jacfwd, jacobian, jacrev
 from .transforms import grad, grad_and_value, jvp, vjp
 
-__all__ = ["forward_ad", "grad", "grad_and_value", "hessian", "jacfwd", "jacobian", "jacrev",
-           "jvp", "vjp"]
+__all__ = ["forward_ad", "functional_call", "grad", "grad_and_value", "hessian", "jacfwd",
+           "jacobian", "jacrev", "jvp", "vjp"]

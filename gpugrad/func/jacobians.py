@@ -10,11 +10,12 @@ The Jacobian of an output of shape ``S`` with respect to an input of shape ``T``
 from ..creation import zeros
 from ..ops.join import stack
 from ..tensor import Tensor
-from .transforms import argnums_tuple, jvp, vjp
+from .transforms import _split_aux, argnums_tuple, jvp, vjp
 
 
-def jacrev(f, argnums=0):
-    """The function computing ``f``'s Jacobian by reverse mode (a tuple for tuple argnums).
+def jacrev(f, argnums=0, has_aux=False):
+    """The function computing ``f``'s Jacobian by reverse mode (a tuple for tuple argnums);
+    with ``has_aux``, ``f`` returns ``(output, aux)`` and so does the new function.
 
     >>> import gpugrad as gg
     >>> gg.func.jacrev(lambda x: x * x)(gg.tensor([1.0, 2.0])).tolist()
@@ -22,15 +23,18 @@ def jacrev(f, argnums=0):
     """
     def jac_f(*args):
         nums = argnums_tuple(argnums, len(args))
-        out, vjp_fn = vjp(_partial(f, args, nums), *[args[i] for i in nums])
+        found = vjp(_partial(f, args, nums), *[args[i] for i in nums], has_aux=has_aux)
+        out, vjp_fn = found[0], found[1]
         jacs = _rows(out, vjp_fn, [args[i] for i in nums])
-        return jacs[0] if isinstance(argnums, int) else jacs
+        jacs = jacs[0] if isinstance(argnums, int) else jacs
+        return (jacs, found[2]) if has_aux else jacs
     return jac_f
 
 
-def jacfwd(f, argnums=0):
+def jacfwd(f, argnums=0, has_aux=False):
     """The function computing ``f``'s Jacobian by forward mode: one ``jvp`` per input element,
-    along each basis direction (a tuple for tuple argnums).
+    along each basis direction (a tuple for tuple argnums); with ``has_aux``, ``f`` returns
+    ``(output, aux)`` and so does the new function.
 
     >>> import gpugrad as gg
     >>> gg.func.jacfwd(lambda x: x * x)(gg.tensor([1.0, 2.0])).tolist()
@@ -38,8 +42,12 @@ def jacfwd(f, argnums=0):
     """
     def jac_f(*args):
         nums = argnums_tuple(argnums, len(args))
-        jacs = tuple(_columns(_partial(f, args, (i,)), args[i]) for i in nums)
-        return jacs[0] if isinstance(argnums, int) else jacs
+        g = (lambda *a: _split_aux(f(*a), True, "jacfwd")[0]) if has_aux else f
+        jacs = tuple(_columns(_partial(g, args, (i,)), args[i]) for i in nums)
+        jacs = jacs[0] if isinstance(argnums, int) else jacs
+        if has_aux:
+            return jacs, _split_aux(f(*args), True, "jacfwd")[1]
+        return jacs
     return jac_f
 
 
@@ -62,15 +70,30 @@ def jacobian(f, x):
     return jacs[0] if isinstance(x, Tensor) else jacs
 
 
-def hessian(f, x):
-    """The Hessian of ``f`` (a one-element output) at ``x``, of shape ``x.shape * 2``:
-    forward mode over the reverse-mode gradient, one ``jvp`` per element of ``x``.
+def hessian(f, argnums=0):
+    """The function computing the Hessian of ``f`` (a one-element output), as in
+    ``torch.func``: forward mode over the reverse-mode gradient, of shape ``x.shape * 2``
+    (nested tuples for tuple argnums). ``hessian(f, x)``, with a tensor or a tuple of
+    tensors in place of ``argnums``, is the Hessian at ``x`` at once.
 
     >>> import gpugrad as gg
+    >>> gg.func.hessian(lambda x: (x ** 3).sum())(gg.tensor([1.0, 2.0])).tolist()
+    [[6.0, 0.0], [0.0, 12.0]]
     >>> gg.func.hessian(lambda x: (x ** 3).sum(), gg.tensor([1.0, 2.0])).tolist()
     [[6.0, 0.0], [0.0, 12.0]]
     """
-    return jacfwd(jacrev(f))(x)
+    if isinstance(argnums, Tensor):
+        return jacfwd(jacrev(f))(argnums)
+    if isinstance(argnums, (tuple, list)) and argnums and isinstance(argnums[0], Tensor):
+        nums = tuple(range(len(argnums)))
+        return hessian(f, nums)(*argnums)
+    if isinstance(argnums, int):
+        return jacfwd(jacrev(f, argnums), argnums)
+
+    def hess_f(*args):
+        nums = argnums_tuple(argnums, len(args))
+        return tuple(tuple(jacfwd(jacrev(f, i), j)(*args) for j in nums) for i in nums)
+    return hess_f
 
 
 def _partial(f, args, nums):

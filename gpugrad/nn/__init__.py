@@ -19,6 +19,9 @@ from .modules import (Bilinear, CELU, Dropout2d, ELU, GLU, GroupNorm, Hardsigmoi
                       Hardtanh, InstanceNorm1d, InstanceNorm2d, LogSigmoid, MarginRankingLoss,
                       Mish, ParameterDict, ParameterList, PReLU, ReLU6, RMSNorm, SELU, SiLU,
                       Softplus, Softsign, Tanhshrink, TripletMarginLoss, Unflatten, ZeroPad2d)
+from .modules import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
+                      AdaptiveMaxPool2d, AvgPool1d, Conv1d, ConvTranspose1d, ConvTranspose2d,
+                      MaxPool1d, PixelShuffle, PixelUnshuffle, Upsample)
 from .parameter import Parameter
 
 __all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCELoss", "BCEWithLogitsLoss", "Conv2d",
@@ -36,3 +39,19 @@ __all__ += ["Bilinear", "CELU", "Dropout2d", "ELU", "GLU", "GroupNorm", "Hardsig
             "MarginRankingLoss", "Mish", "ParameterDict", "ParameterList", "PReLU", "ReLU6",
             "RMSNorm", "SELU", "SiLU", "Softplus", "Softsign", "Tanhshrink", "TripletMarginLoss",
             "Unflatten", "ZeroPad2d"]
+__all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+            "AvgPool1d", "Conv1d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d",
+            "PixelShuffle", "PixelUnshuffle", "Upsample"]
+
+from .modules import EmbeddingBag  # noqa: E402
+
+__all__ += ["EmbeddingBag"]
+
+
+def __getattr__(name):
+    # ``gg.nn.parallel`` (PyTorch's path to DistributedDataParallel) imports
+    # gpugrad.distributed, which imports gpugrad: it loads on first use, not with gpugrad.
+    if name == "parallel":
+        import importlib
+        return importlib.import_module(".parallel", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -45,6 +45,9 @@ def save(obj, path):
     >>> gg.save({"epoch": 3, "model": {"fc.weight": gg.ones(2)}}, path)
     >>> gg.load(path)["model"]["fc.weight"]
     tensor([1., 1.])
+
+    A whole ``Module`` or optimizer is refused with a TypeError (storing it would need
+    pickle): save its ``state_dict()``.
     """
     path = os.fspath(path)
     arrays = {}
@@ -52,8 +55,13 @@ def save(obj, path):
     write_atomically(path, lambda f: write(f, arrays, metadata))
 
 
-def load(path, device=None):
+def load(path, device=None, map_location=None):
     """Read a checkpoint written by ``save`` (or any safetensors file) onto ``device``.
+
+    ``map_location`` is PyTorch's name for ``device``: a device string or ``gg.device``; a
+    dict ``{saved location: device}`` (checkpoints are saved from the host, so its ``"cpu"``
+    entry applies, if any); or a callable ``fn(tensor, "cpu")`` whose result replaces each
+    loaded Tensor (``lambda t, loc: t`` keeps it on the cpu).
 
     Tensors come back as plain Tensors (no ``requires_grad``) on ``device`` (default cpu);
     NumPy arrays come back as NumPy arrays. Each array is read once, straight into the
@@ -66,14 +74,40 @@ def load(path, device=None):
     >>> gg.save({1: "one", "lrs": (0.1, 0.01)}, path)
     >>> gg.load(path)
     {1: 'one', 'lrs': (0.1, 0.01)}
+    >>> gg.load(path, map_location="cpu")["lrs"]
+    (0.1, 0.01)
     """
     path = os.fspath(path)
+    mapper = None
+    if map_location is not None:
+        if device is not None:
+            raise TypeError("load: pass either device or map_location, not both")
+        if callable(map_location):
+            mapper = map_location
+        elif isinstance(map_location, dict):
+            device = map_location.get("cpu")
+        else:
+            device = map_location
     device = "cpu" if device is None else device
     with open(path, "rb", buffering=0) as f:
         try:
-            return _load(f, os.fstat(f.fileno()).st_size, device)
+            obj = _load(f, os.fstat(f.fileno()).st_size, device)
         except CorruptFile as err:
             raise ValueError(f"{path}: {err}") from None
+    return obj if mapper is None else _map_tensors(obj, mapper)
+
+
+def _map_tensors(obj, fn):
+    """``obj`` with each Tensor ``t`` replaced by ``fn(t, "cpu")`` (or kept, for None)."""
+    from ..tensor import Tensor
+    if isinstance(obj, Tensor):
+        mapped = fn(obj, "cpu")
+        return obj if mapped is None else mapped
+    if isinstance(obj, dict):
+        return {key: _map_tensors(value, fn) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_map_tensors(value, fn) for value in obj)
+    return obj
 
 
 def _load(f, size, device):

@@ -48,6 +48,11 @@ def _encode(obj, name, arrays, depth):
         items = [_encode(value, _join(name, i), arrays, depth + 1)
                  for i, value in enumerate(obj)]
         return {"t": "tuple" if isinstance(obj, tuple) else "list", "items": items}
+    if callable(getattr(obj, "state_dict", None)):  # a Module or an optimizer
+        raise TypeError(f"gg.save cannot store a {type(obj).__name__} (at "
+                        f"{name or 'top level'}); gpugrad never pickles objects: save its "
+                        f"state_dict() instead (gg.save(module.state_dict(), path)) and load "
+                        f"it with load_state_dict(gg.load(path))")
     raise TypeError(f"gg.save cannot store a {type(obj).__name__} (at {name or 'top level'}); "
                     "it stores Tensors, NumPy arrays, dicts, lists, tuples, numbers, strings "
                     "and None")

@@ -40,3 +40,18 @@ __all__ += ["bilinear", "celu", "dropout2d", "elu", "glu", "group_norm", "gumbel
             "margin_ranking_loss", "mish", "normalize", "one_hot", "pairwise_distance",
             "prelu", "relu6", "rms_norm", "selu", "silu", "softplus", "softsign", "tanhshrink",
             "triplet_margin_loss"]
+
+from .adaptive_pool import (adaptive_avg_pool1d, adaptive_avg_pool2d,  # noqa: E402
+                            adaptive_max_pool1d, adaptive_max_pool2d)
+from .conv import conv1d  # noqa: E402
+from .conv_transpose import conv_transpose1d, conv_transpose2d  # noqa: E402
+from .pooling import avg_pool1d, max_pool1d  # noqa: E402
+from .upsampling import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: E402
+
+__all__ += ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
+            "adaptive_max_pool2d", "avg_pool1d", "conv1d", "conv_transpose1d",
+            "conv_transpose2d", "interpolate", "max_pool1d", "pixel_shuffle", "pixel_unshuffle"]
+
+from .embedding import embedding_bag  # noqa: E402
+
+__all__ += ["embedding_bag"]

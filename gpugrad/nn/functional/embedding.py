@@ -15,6 +15,8 @@ from ...kernels import cpu as cpu_kernels
 from ...kernels import embedding as embedding_kernels
 from ...ops.errors import DTypeError, ShapeError, public_op
 from ...ops.indexing import IndexAdd
+from ...ops.reduction import amax
+from ...ops.scatter import index_add
 from ...sparse import RowSparseGrad
 from ...tensor import Tensor
 from ._util import differentiating
@@ -80,14 +82,19 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """Look up rows of ``weight`` (V, D) at integer ``input`` (any shape) -> input.shape + (D,).
 
+    With ``max_norm``, the looked-up rows of ``weight`` whose ``norm_type``-norm exceeds it
+    are first rescaled in place (without gradient) to norm ``max_norm``, as in PyTorch.
+
     >>> import gpugrad as gg
     >>> import gpugrad.nn.functional as F
     >>> F.embedding(gg.tensor([[2, 0]]), gg.eye(3)).tolist()
     [[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]]
+    >>> w = gg.full((2, 2), 3.0)
+    >>> F.embedding(gg.tensor([1]), w, max_norm=1.0).norm().item(), w[0].tolist()
+    (1.0, [3.0, 3.0])
     """
-    if max_norm is not None or scale_grad_by_freq:
-        raise NotImplementedError("embedding: max_norm and scale_grad_by_freq are not "
-                                  "supported")
+    if scale_grad_by_freq:
+        raise NotImplementedError("embedding: scale_grad_by_freq is not supported")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got "
                          f"shape {weight.shape}")
@@ -98,9 +105,29 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise IndexError(f"embedding: index {int(index[bad][0])} is out of range for "
                          f"{num} embeddings (valid: 0..{num - 1})")
     padding_idx = _padding_index(padding_idx, num)
+    if max_norm is not None:
+        _renorm_rows(weight, index, max_norm, norm_type)
     use_sparse = sparse and weight.requires_grad and weight.grad_fn is None
     return Embedding.apply(weight, index=index, padding_idx=padding_idx, sparse=use_sparse,
                            leaf=weight if use_sparse else None)
+
+
+def _renorm_rows(weight, index, max_norm, norm_type):
+    """Scale the rows ``index`` of ``weight`` whose norm exceeds ``max_norm`` down to it, in
+    place and outside autograd (PyTorch's ``embedding_renorm_``, its 1e-7 included)."""
+    xp = weight._backend.xp
+    rows = xp.unique(index.reshape(-1))
+    data = weight._data
+    picked = data[rows]
+    if norm_type == float("inf"):
+        norms = xp.abs(picked).max(axis=1)
+    else:
+        norms = (xp.abs(picked) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    over = norms > max_norm
+    if bool(over.any()):
+        scale = (max_norm / (norms[over] + 1e-7)).astype(data.dtype)
+        data[rows[over]] = picked[over] * scale[:, None]
+        weight._bump_version()
 
 
 def _index_array(input, weight):
@@ -159,3 +186,103 @@ def one_hot(tensor, num_classes=-1):
         raise ShapeError("one_hot: Class values must be smaller than num_classes.")
     out = (index[..., None] == xp.arange(num_classes)).astype(np.int64)
     return tensor._like(out)
+
+
+_BAG_MODES = ("sum", "mean", "max")
+
+
+@public_op
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2.0,
+                  scale_grad_by_freq=False, mode="mean", sparse=False, per_sample_weights=None,
+                  include_last_offset=False, padding_idx=None):
+    """Sums, means or maxima of bags of embedding rows, without the intermediate lookups'
+    shape: a 2-d ``input`` (B, N) holds B bags of N indices; a 1-d one is cut into bags
+    starting at ``offsets``. Entries equal to ``padding_idx`` are left out of their bag
+    (and of its mean's count); an empty bag gives zeros. ``per_sample_weights`` (``input``'s
+    shape) scales each row first, with ``mode="sum"`` only. Returns (B, D).
+
+    >>> import gpugrad as gg
+    >>> import gpugrad.nn.functional as F
+    >>> w = gg.tensor([[1.0, 0.0], [0.0, 2.0], [4.0, 4.0]])
+    >>> F.embedding_bag(gg.tensor([0, 1, 2]), w, gg.tensor([0, 2]), mode="sum").tolist()
+    [[1.0, 2.0], [4.0, 4.0]]
+    """
+    if mode not in _BAG_MODES:
+        raise ValueError(f"embedding_bag: mode must be one of {_BAG_MODES}, got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights only work with "
+                                  f"mode='sum', got mode={mode!r}")
+    if not isinstance(weight, Tensor) or weight.ndim != 2:
+        raise ValueError("embedding_bag: weight must be a 2-d Tensor")
+    index = np.asarray(_host(_index_array(input, weight)))
+    bag_of, n_bags = _bags(index, offsets, include_last_offset)
+    flat = index.reshape(-1)
+    keep = np.ones(flat.shape, dtype=bool)
+    pad = _padding_index(padding_idx, weight.shape[0])
+    if pad is not None:
+        keep = flat != pad
+    xp = weight._backend.xp
+    rows = embedding(_like_index(weight, flat[keep]), weight, max_norm=max_norm,
+                     norm_type=norm_type, sparse=sparse)
+    bag_of = bag_of[keep]
+    if per_sample_weights is not None:
+        if tuple(per_sample_weights.shape) != tuple(index.shape):
+            raise ValueError(f"embedding_bag: per_sample_weights of shape "
+                             f"{tuple(per_sample_weights.shape)} do not match the input's "
+                             f"{tuple(index.shape)}")
+        weights = per_sample_weights.reshape(-1)[_like_index(weight, np.nonzero(keep)[0])]
+        rows = rows * weights.unsqueeze(1)
+    dim = weight.shape[1]
+    if mode == "max":
+        return _bag_max(rows, bag_of, n_bags, weight)
+    zeros = weight._like(xp.zeros((n_bags, dim), dtype=weight.dtype))
+    total = index_add(zeros, 0, _like_index(weight, bag_of), rows)
+    if mode == "sum":
+        return total
+    counts = np.bincount(bag_of, minlength=n_bags).astype(weight.dtype)
+    counts = weight._like(xp.asarray(np.maximum(counts, 1)))
+    return total / counts.unsqueeze(1)
+
+
+def _host(array):
+    return array.get() if hasattr(array, "get") else array
+
+
+def _like_index(weight, host_index):
+    return weight._like(weight._backend.xp.asarray(host_index.astype(np.int64)))
+
+
+def _bags(index, offsets, include_last_offset):
+    """The bag of each entry of ``index`` (flattened), and the number of bags."""
+    if index.ndim == 2:
+        if offsets is not None:
+            raise ValueError("embedding_bag: offsets must be None for a 2-d input")
+        return np.repeat(np.arange(index.shape[0]), index.shape[1]), index.shape[0]
+    if index.ndim != 1:
+        raise ValueError(f"embedding_bag: input must be 1-d or 2-d, got {index.ndim}-d")
+    if offsets is None:
+        raise ValueError("embedding_bag: a 1-d input needs offsets")
+    starts = np.asarray(_host(offsets._data if isinstance(offsets, Tensor) else offsets))
+    starts = starts.astype(np.int64).reshape(-1)
+    if starts.size == 0 or starts[0] != 0 or np.any(np.diff(starts) < 0) \
+            or starts[-1] > index.size:
+        raise ValueError("embedding_bag: offsets must start at 0, not decrease and stay "
+                         f"within the input's {index.size} entries")
+    n_bags = starts.size - 1 if include_last_offset else starts.size
+    bag_of = np.searchsorted(starts, np.arange(index.size), side="right") - 1
+    return np.minimum(bag_of, max(n_bags - 1, 0)), n_bags
+
+
+def _bag_max(rows, bag_of, n_bags, weight):
+    from ...ops.join import stack
+    out = []
+    for b in range(n_bags):
+        members = np.nonzero(bag_of == b)[0]
+        if members.size == 0:
+            out.append(weight._like(weight._backend.xp.zeros(weight.shape[1],
+                                                             dtype=weight.dtype)))
+        else:
+            out.append(amax(rows[_like_index(weight, members)], 0))
+    if not out:
+        return weight._like(weight._backend.xp.zeros((0, weight.shape[1]), dtype=weight.dtype))
+    return stack(out)

@@ -39,3 +39,16 @@ __all__ += ["Bilinear", "CELU", "Dropout2d", "ELU", "GLU", "GroupNorm", "Hardsig
             "MarginRankingLoss", "Mish", "ParameterDict", "ParameterList", "PReLU", "ReLU6",
             "RMSNorm", "SELU", "SiLU", "Softplus", "Softsign", "Tanhshrink", "TripletMarginLoss",
             "Unflatten", "ZeroPad2d"]
+
+from .embedding import EmbeddingBag  # noqa: E402
+
+__all__ += ["EmbeddingBag"]
+
+from .conv import Conv1d, ConvTranspose1d, ConvTranspose2d  # noqa: E402
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,  # noqa: E402
+                      AdaptiveMaxPool2d, AvgPool1d, MaxPool1d)
+from .upsampling import PixelShuffle, PixelUnshuffle, Upsample  # noqa: E402
+
+__all__ += ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+            "AvgPool1d", "Conv1d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d",
+            "PixelShuffle", "PixelUnshuffle", "Upsample"]

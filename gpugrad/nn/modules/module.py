@@ -16,6 +16,7 @@ from ...dtypes import as_dtype
 from ...sparse import RowSparseGrad
 from ...tensor import Tensor
 from ..parameter import Parameter
+from ._backward_hooks import call_with_backward_hooks
 
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -55,6 +56,8 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
         """The computation; subclasses define it and call the module (``m(x)``) to run it with its
@@ -71,8 +74,12 @@ class Module:
     def __call__(self, *args, **kwargs):
         pre_hooks = self.__dict__.get("_forward_pre_hooks")
         hooks = self.__dict__.get("_forward_hooks")
+        forward = self.forward
+        if self.__dict__.get("_backward_hooks") or self.__dict__.get("_backward_pre_hooks"):
+            def forward(*a, **k):
+                return call_with_backward_hooks(self, self.forward, a, k)
         if not pre_hooks and not hooks:
-            return self.forward(*args, **kwargs)
+            return forward(*args, **kwargs)
         for hook, with_kwargs in list(pre_hooks.values()):
             if with_kwargs:
                 result = hook(self, args, kwargs)
@@ -85,7 +92,7 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
-        output = self.forward(*args, **kwargs)
+        output = forward(*args, **kwargs)
         for hook, with_kwargs in list(hooks.values()):
             result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
             if result is not None:
@@ -122,6 +129,36 @@ class Module:
         [(4, 3)]
         """
         return _add_hook(self._forward_hooks, hook, with_kwargs, prepend)
+
+    def register_full_backward_hook(self, hook, *, prepend=False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to
+        the module's tensor inputs are computed (``None`` for inputs that need none); a
+        returned tuple replaces ``grad_input``. For modules whose forward takes and returns
+        tensors. Returns a handle whose ``remove()`` unregisters the hook.
+
+        >>> fc = gg.nn.Linear(2, 1)
+        >>> seen = []
+        >>> h = fc.register_full_backward_hook(lambda m, gi, go: seen.append(go[0].shape))
+        >>> fc(gg.ones(3, 2, requires_grad=True)).sum().backward()
+        >>> seen
+        [(3, 1)]
+        """
+        return _add_hook(self.__dict__.setdefault("_backward_hooks", OrderedDict()), hook,
+                         False, prepend)
+
+    def register_full_backward_pre_hook(self, hook, *, prepend=False):
+        """Call ``hook(module, grad_output)`` when the gradients with respect to the module's
+        outputs are computed, before the module's own backward; a returned tuple replaces
+        ``grad_output``. Returns a handle whose ``remove()`` unregisters the hook.
+
+        >>> fc = gg.nn.Linear(2, 1)
+        >>> h = fc.register_full_backward_pre_hook(lambda m, go: (go[0] * 0,))
+        >>> fc(gg.ones(3, 2)).sum().backward()
+        >>> fc.weight.grad.tolist()
+        [[0.0, 0.0]]
+        """
+        return _add_hook(self.__dict__.setdefault("_backward_pre_hooks", OrderedDict()), hook,
+                         False, prepend)
 
     # ---- registration ---------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -510,8 +547,13 @@ class Module:
             if name not in self._non_persistent:
                 yield name, buf
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict, strict=True, assign=False):
         """Copy values from ``state_dict`` into the parameters and buffers, in place.
+
+        With ``assign=True`` the module takes the given tensors instead (PyTorch's rule):
+        each parameter becomes a new ``Parameter`` of the given values (keeping its
+        ``requires_grad``) and each buffer the given tensor, so an optimizer built before
+        holds the old parameters.
 
         Every key and shape is checked before anything is written, so a failed load leaves
         the module untouched. Missing or unexpected keys raise (with ``strict``); shape
@@ -523,6 +565,9 @@ class Module:
         <All keys matched successfully>
         >>> b.weight.tolist() == a.weight.tolist()
         True
+        >>> _ = b.load_state_dict({'weight': gg.zeros(1, 2), 'bias': gg.ones(1)}, assign=True)
+        >>> b.bias.tolist(), b.bias.requires_grad
+        ([1.0], True)
         >>> try:
         ...     b.load_state_dict({'weight': gg.zeros(1, 2)})
         ... except RuntimeError as err:
@@ -550,11 +595,29 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
+        if assign:
+            self._assign_state(state_dict)
+            return IncompatibleKeys(missing, unexpected)
         with no_grad():
             for key, target in own.items():
                 if key in state_dict:
                     target.copy_(state_dict[key])
         return IncompatibleKeys(missing, unexpected)
+
+    def _assign_state(self, state_dict):
+        """``load_state_dict(assign=True)``'s writes, the keys already checked."""
+        from ...creation import as_tensor as _as_tensor
+        for module_name, module in self.named_modules(remove_duplicate=False):
+            for name, value in list(module._state_items()):
+                key = f"{module_name}.{name}" if module_name else name
+                if value is None or key not in state_dict:
+                    continue
+                new = state_dict[key]
+                new = new.detach() if isinstance(new, Tensor) else _as_tensor(new)
+                if name in module._parameters:
+                    module._parameters[name] = Parameter(new, requires_grad=value.requires_grad)
+                else:
+                    module._buffers[name] = new
 
     # ---- printing -------------------------------------------------------------------
     def extra_repr(self):
