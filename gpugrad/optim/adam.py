@@ -7,7 +7,7 @@ import math
 import gpugrad as gg
 from ..backends import get_array_module
 from ..kernels import optim as fused
-from .optimizer import (Optimizer, check_betas, check_hyperparameter, fusable,
+from .optimizer import (Optimizer, check_betas, check_hyperparameter, decayed_grad, fusable,
                         weight_decayed_grad)
 
 
@@ -38,12 +38,7 @@ def adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *, lr, be
                               amsgrad=amsgrad, max_exp_avg_sq=max_sq,
                               decoupled=decoupled_weight_decay)
             continue
-        if decoupled_weight_decay:
-            if weight_decay != 0:
-                param *= 1 - lr * weight_decay
-            grad = weight_decayed_grad(param, grad, 0.0, maximize)
-        else:
-            grad = weight_decayed_grad(param, grad, weight_decay, maximize)
+        grad = decayed_grad(param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
 
         scratch = xp.multiply(grad, 1 - beta1)
         exp_avg *= beta1

@@ -11,7 +11,7 @@ import numpy as np
 import gpugrad as gg
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..backends import get_array_module
-from .optimizer import Optimizer, check_hyperparameter, state_tensor
+from .optimizer import Optimizer, _load_value, check_hyperparameter, state_tensor
 
 
 def lbfgs_direction(flat_grad, old_dirs, old_stps, ro, h_diag, al):
@@ -378,17 +378,11 @@ def _array(value):
 
 
 def _load_flat(value, param, numel, name):
-    """One loaded LBFGS state value: arrays (alone or in lists) become Tensors of length
-    ``numel`` on ``param``'s device, 0-d arrays Python scalars."""
+    """One loaded LBFGS state value as ``_load_value`` makes it (arrays, alone or in lists,
+    become Tensors on ``param``'s device), each array checked to be of length ``numel``."""
     if isinstance(value, (list, tuple)):
         return [_load_flat(item, param, numel, name) for item in value]
-    if isinstance(value, gg.Tensor):
-        value = value.cpu().numpy()
-    if not isinstance(value, (np.ndarray, np.generic)):
-        return value
-    if value.ndim == 0:
-        return value.item()
-    if value.shape != (numel,):
-        raise ValueError(f"LBFGS state {name!r} has shape {value.shape}, expected ({numel},)")
-    dtype = param.dtype if value.dtype.kind == "f" else value.dtype
-    return gg.tensor(value.astype(dtype), device=param.device)
+    loaded = _load_value(value, param)
+    if isinstance(loaded, gg.Tensor) and loaded.shape != (numel,):
+        raise ValueError(f"LBFGS state {name!r} has shape {loaded.shape}, expected ({numel},)")
+    return loaded

@@ -1,7 +1,7 @@
 """NAdam: Adam with Nesterov momentum and Dozat's momentum-decay schedule."""
 import gpugrad as gg
 from ..backends import get_array_module
-from .optimizer import Optimizer, check_betas, check_hyperparameter, weight_decayed_grad
+from .optimizer import Optimizer, check_betas, check_hyperparameter, decayed_grad
 
 
 def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, *, lr, beta1, beta2, eps,
@@ -22,12 +22,7 @@ def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, steps, *, lr, beta1
     for i, (param, grad) in enumerate(zip(params, grads)):
         xp = get_array_module(param)
         exp_avg, exp_avg_sq, step = exp_avgs[i], exp_avg_sqs[i], steps[i]
-        if decoupled_weight_decay:
-            if weight_decay != 0:
-                param *= 1 - lr * weight_decay
-            grad = weight_decayed_grad(param, grad, 0.0, maximize)
-        else:
-            grad = weight_decayed_grad(param, grad, weight_decay, maximize)
+        grad = decayed_grad(param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
 
         # Momentum schedule mu_t = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay)).
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))

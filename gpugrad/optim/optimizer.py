@@ -253,6 +253,23 @@ def weight_decayed_grad(param, grad, weight_decay, maximize):
     return grad
 
 
+def decayed_grad(param, grad, lr, weight_decay, decoupled, maximize):
+    """``weight_decayed_grad`` for the Adam family: with ``decoupled`` (AdamW's rule) the
+    decay shrinks ``param`` in place by ``lr * weight_decay`` instead of entering the
+    gradient.
+
+    >>> import numpy as np
+    >>> p = np.array([2.0])
+    >>> decayed_grad(p, np.array([1.0]), 0.1, 0.5, decoupled=True, maximize=False), p
+    (array([1.]), array([1.9]))
+    """
+    if not decoupled:
+        return weight_decayed_grad(param, grad, weight_decay, maximize)
+    if weight_decay != 0:
+        param *= 1 - lr * weight_decay
+    return weight_decayed_grad(param, grad, 0.0, maximize)
+
+
 def check_hyperparameter(name, value, low=0.0, high=None, *, open_low=False):
     """Raise ValueError unless ``low <= value`` (``<`` if open_low) and ``value < high``.
 

@@ -4,7 +4,7 @@ import math
 
 import gpugrad as gg
 from ..backends import get_array_module
-from .optimizer import Optimizer, check_betas, check_hyperparameter, weight_decayed_grad
+from .optimizer import Optimizer, check_betas, check_hyperparameter, decayed_grad
 
 
 def radam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr, beta1, beta2, eps,
@@ -25,12 +25,7 @@ def radam(params, grads, exp_avgs, exp_avg_sqs, steps, *, lr, beta1, beta2, eps,
     for i, (param, grad) in enumerate(zip(params, grads)):
         xp = get_array_module(param)
         exp_avg, exp_avg_sq, step = exp_avgs[i], exp_avg_sqs[i], steps[i]
-        if decoupled_weight_decay:
-            if weight_decay != 0:
-                param *= 1 - lr * weight_decay
-            grad = weight_decayed_grad(param, grad, 0.0, maximize)
-        else:
-            grad = weight_decayed_grad(param, grad, weight_decay, maximize)
+        grad = decayed_grad(param, grad, lr, weight_decay, decoupled_weight_decay, maximize)
 
         # exp_avg.lerp_(grad, 1 - beta1), in lerp's own rounding order.
         exp_avg += (1 - beta1) * (grad - exp_avg)
