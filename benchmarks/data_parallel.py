@@ -32,9 +32,11 @@ def parse_args(argv=None):
 
 
 ARGS = parse_args()
-# BLAS reads its thread count when NumPy loads: set it before any import of NumPy.
-for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_name] = str(ARGS.blas_threads)
+# BLAS reads its settings when NumPy loads: set them before any import of NumPy.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _blas  # noqa: E402
+
+_blas.clean_environment(ARGS.blas_threads)
 
 import numpy as np  # noqa: E402
 
@@ -157,6 +159,7 @@ def main(args):
     print(f"MLP 784-512-512-10 float32, {args.batch} examples per replica/rank, best of "
           f"{args.repeats} x {args.steps} steps, {args.blas_threads} BLAS thread(s) per "
           f"replica/rank, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(_blas.describe())
     print(f"{'configuration':<28}{'replicas':>8}{'examples/s':>13}{'ms/step':>10}"
           f"{'reduce ms/step':>16}{'efficiency':>12}")
     results = best_rounds({"plain": plain_step(args), "dp1": threads_step(args, 1),

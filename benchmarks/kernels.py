@@ -3,7 +3,8 @@
 Each case times a baseline and a candidate in alternating (paired) runs, checks once that
 they agree, and reports median times and the median per-pair speedup (baseline/candidate).
 A CPU twin is kept only if it beats NumPy. The GPU section runs when CuPy imports and sees
-a device; it compares each fused launcher with the CuPy chain in kernels/reference.py.
+a device; it compares each fused launcher with the CuPy chain in kernels/reference.py (the
+recurrent and attention kernels: with their ops' generic CuPy code).
 
     python benchmarks/kernels.py [--repeats 21] [--cpu-only]
 """
@@ -18,11 +19,11 @@ import numpy as np
 # Run as a script, sys.path[0] is benchmarks/, where this file would shadow the package.
 sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 try:  # installed layout: kernels/ ships as gpugrad.kernels
-    from gpugrad.kernels import (bucket, cpu, dropout, embedding, layernorm, optim,
+    from gpugrad.kernels import (bucket, cases, cpu, dropout, embedding, layernorm, optim,
                                  reference, softmax, xent)
 except ImportError:  # source tree before installation
-    from kernels import (bucket, cpu, dropout, embedding, layernorm, optim, reference,
-                         softmax, xent)
+    from kernels import (bucket, cases, cpu, dropout, embedding, layernorm, optim,
+                         reference, softmax, xent)
 
 
 def paired(baseline, candidate, timer, repeats):
@@ -125,6 +126,8 @@ def gpu_cases(cp):
     yield ("dropout_forward 16M", lambda: reference.dropout_forward(big, 0.1, 1, 0),
            lambda: dropout.dropout_forward(big, 0.1, 1, 0), 1e-6)
     yield from _optimizer_cases(cp, big)
+    yield from cases.recurrent_cases(cp)
+    yield from cases.attention_cases(cp)
 
     grads = [cp.random.standard_normal(n, dtype=f32) for n in [4096 * 1024, 1024] * 16]
     yield ("pack_bucket 32 arrays, 67M elements", lambda: reference.pack_bucket(grads, 0.5),

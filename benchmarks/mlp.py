@@ -11,13 +11,19 @@ Targets: gpugrad <= 1.15x hand NumPy at batch 128, <= 1.10x PyTorch at batch 102
 peak memory not above PyTorch's.
 """
 import argparse
+import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _blas  # noqa: E402
+
+_blas.clean_environment()  # before NumPy loads: see benchmarks/_blas.py
+
+import numpy as np  # noqa: E402
 
 SIZES = (784, 512, 512, 10)
 LR = 0.01
@@ -189,6 +195,7 @@ def main():
         _peak_memory_child(args.memory_child[0], int(args.memory_child[1]))
         return
     libs = _available()
+    print(_blas.describe())
     for batch in (128, 1024):
         ms = _time_steps(libs, batch, args.repeats)
         print(f"\nbatch {batch}: median ms per step (peak RSS growth, MiB)")

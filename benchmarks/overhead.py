@@ -2,11 +2,14 @@
 
 Prints microseconds per op for gpugrad, for the same chain in raw NumPy (forward only: the
 floor of any NumPy-backed library), and for PyTorch CPU when it is installed, measured side
-by side in one run (medians of interleaved repeats), plus the gpugrad / PyTorch ratio.
+by side in one run (medians of interleaved repeats), plus the gpugrad / PyTorch ratio and
+the share of gpugrad's time spent in Python's cyclic garbage collector (which graph
+building triggers by allocating many objects; PyTorch's graph lives in C++).
 
     python benchmarks/overhead.py [--ops 2000] [--repeats 15]
 """
 import argparse
+import gc
 import statistics
 import time
 
@@ -53,6 +56,20 @@ def timed(fn):
     return time.perf_counter() - t
 
 
+class GcClock:
+    """Seconds spent in the cyclic garbage collector, from ``gc.callbacks``."""
+
+    def __init__(self):
+        self.total, self._start = 0.0, None
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase, info):
+        if phase == "start":
+            self._start = time.perf_counter()
+        elif self._start is not None:
+            self.total += time.perf_counter() - self._start
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=2000)
@@ -69,13 +86,19 @@ def main():
     for fn in runners.values():
         fn()  # warm up
     times = {name: [] for name in runners}
+    clock, gc_seconds = GcClock(), []
     for _ in range(args.repeats):
         for name, fn in runners.items():  # interleaved, so drift hits every library alike
+            before = clock.total
             times[name].append(timed(fn))
+            if name == "gpugrad fwd+bwd":
+                gc_seconds.append(clock.total - before)
     per_op = {name: statistics.median(t) / args.ops * 1e6 for name, t in times.items()}
     print(f"{'library':<18}{'us/op':>10}")
     for name, us in per_op.items():
         print(f"{name:<18}{us:>10.2f}")
+    share = sum(gc_seconds) / sum(times["gpugrad fwd+bwd"])
+    print(f"cyclic GC: {share:.0%} of gpugrad's time")
     if "pytorch fwd+bwd" in per_op:
         ratio = per_op["gpugrad fwd+bwd"] / per_op["pytorch fwd+bwd"]
         print(f"gpugrad / pytorch: {ratio:.2f}x (target <= 1.5x)")

@@ -15,43 +15,28 @@ prints gpugrad's times only. A workload gpugrad fails on is reported and the nex
 This process unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE before NumPy loads (they would
 tune OpenBLAS away from how users run it) and limits BLAS to ``--threads`` threads (1 by
 default): through threadpoolctl when it is installed, else through the environment; PyTorch
-gets ``torch.set_num_threads(--threads)``.
+gets ``torch.set_num_threads(--threads)``. It prints which BLAS NumPy uses.
 
     python benchmarks/sequence.py [--steps 5] [--rounds 11] [--threads 1] [--quick]
 """
-import argparse
 import os
-import statistics
 import sys
-import time
-import traceback
 
-for _name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-    os.environ.pop(_name, None)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _blas  # noqa: E402
+import _versus  # noqa: E402
 
 VOCAB, EMBED, HIDDEN, LAYERS, HEADS, BATCH, SEQ = 1000, 128, 128, 2, 4, 32, 64
 LR = 1e-3
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
-    parser.add_argument("--rounds", type=int, default=11, help="alternating rounds")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per library")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS (and torch) threads")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke test: 1 warm-up step, at most 2 steps and 2 rounds")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.warmup, args.steps, args.rounds = 1, min(args.steps, 2), min(args.rounds, 2)
-    return args
+    return _versus.parse(_versus.argument_parser(__doc__, "step"), "step", argv)
 
 
 ARGS = parse_args() if __name__ == "__main__" else None
-if ARGS is not None:
-    # Read by OpenBLAS/OpenMP when NumPy loads; the fallback when threadpoolctl is missing.
-    for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_name] = str(ARGS.threads)
+# BLAS reads its settings when NumPy loads: set them before any import of NumPy.
+_blas.clean_environment(ARGS.threads if ARGS is not None else None)
 
 import numpy as np  # noqa: E402
 
@@ -126,10 +111,7 @@ class Trainer:
 
     def __init__(self, lib, build, weights, tokens):
         self.lib = lib
-        self.model = build(lib)
-        with lib.no_grad():
-            for name, p in self.model.named_parameters():
-                p.copy_(lib.from_numpy(weights[name]))
+        self.model = _versus.load_weights(lib, build(lib), weights)
         self.opt = lib.optim.AdamW(self.model.parameters(), lr=LR)
         self.x = lib.from_numpy(np.ascontiguousarray(tokens[:, :-1]))
         self.y = lib.from_numpy(np.ascontiguousarray(tokens[:, 1:]))
@@ -144,80 +126,33 @@ class Trainer:
         return loss.item()
 
 
-def shared_weights(build, seed=0):
-    """The weights gpugrad initialises ``build``'s model with, as NumPy arrays by name."""
-    gpugrad.manual_seed(seed)
-    return {name: p.detach().numpy().copy()
-            for name, p in build(gpugrad).named_parameters()}
-
-
 def run_workload(name, libs, args):
     build = WORKLOADS[name]
     tokens = np.random.default_rng(1).integers(0, VOCAB, (BATCH, SEQ + 1)).astype(np.int64)
-    weights = shared_weights(build)
+    weights = _versus.shared_weights(gpugrad, build)
     trainers = {lib_name: Trainer(lib, build, weights, tokens) for lib_name, lib in libs.items()}
     first = {lib_name: t.step() for lib_name, t in trainers.items()}  # same start: same loss
     for t in trainers.values():
         for _ in range(args.warmup - 1):
             t.step()
-    per_step = {lib_name: [] for lib_name in trainers}
-    for r in range(args.rounds):
-        # Alternate which library goes first, so drift and cache state hit both alike.
-        order = list(trainers) if r % 2 == 0 else list(reversed(trainers))
-        for lib_name in order:
-            t = time.perf_counter()
-            for _ in range(args.steps):
-                trainers[lib_name].step()
-            per_step[lib_name].append((time.perf_counter() - t) / args.steps * 1e3)
+    per_step = _versus.alternate({lib_name: t.step for lib_name, t in trainers.items()},
+                                 args.rounds, args.steps)
     return first, per_step
 
 
 def report(name, first, per_step):
-    print(f"\n{name}: first-step loss " +
-          ", ".join(f"{lib_name} {loss:.4f}" for lib_name, loss in first.items()))
-    for lib_name, ms in per_step.items():
-        print(f"  {lib_name:<9}{statistics.median(ms):>9.2f} ms/step (median of {len(ms)} "
-              f"rounds; min {min(ms):.2f}, max {max(ms):.2f})")
-    if "pytorch" in per_step:
-        ratios = [g / t for g, t in zip(per_step["gpugrad"], per_step["pytorch"])]
-        print(f"  gpugrad / pytorch: {statistics.median(ratios):.2f}x median per-round ratio "
-              f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
-
-
-def limit_threads(n):
-    """Limit BLAS to ``n`` threads; returns a description of how, for the printout."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return f"BLAS threads {n} via OPENBLAS/OMP/MKL_NUM_THREADS (threadpoolctl missing)"
-    threadpool_limits(limits=n, user_api="blas")
-    return f"BLAS threads {n} via threadpoolctl (and OPENBLAS/OMP/MKL_NUM_THREADS)"
+    _versus.report(name, "first-step loss", first, per_step, "step")
 
 
 def main():
     args = ARGS or parse_args()
-    threads = limit_threads(args.threads)
-    libs = {"gpugrad": gpugrad}
-    try:
-        import torch
-        torch.set_num_threads(args.threads)
-        libs["pytorch"] = torch
-        threads += f"; torch.set_num_threads({args.threads}), torch {torch.__version__}"
-    except ImportError:
-        threads += "; PyTorch not installed: gpugrad times only"
-    print(f"{threads}; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in this process")
+    libs = _versus.start(gpugrad, args.threads)
     print(f"numpy {np.__version__}; batch {BATCH}, seq {SEQ}, vocab {VOCAB}; "
           f"{args.warmup} warm-up steps, {args.rounds} rounds x {args.steps} steps")
-    failed = False
-    for name in WORKLOADS:
-        try:
-            first, per_step = run_workload(name, libs, args)
-        except Exception:  # a workload gpugrad cannot run is a finding, not a crash
-            failed = True
-            print(f"\n{name}: FAILED\n{traceback.format_exc()}")
-            continue
-        report(name, first, per_step)
-    sys.exit(1 if failed else 0)
+
+    def run(name):
+        report(name, *run_workload(name, libs, args))
+    sys.exit(_versus.run_each(WORKLOADS, run))
 
 
 if __name__ == "__main__":

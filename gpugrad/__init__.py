@@ -17,10 +17,11 @@ from .backends.device import Device, device
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy,
                        full, full_like, linspace, ones, ones_like, rand, rand_like, randint,
                        randn, randn_like, tensor, zeros, zeros_like)
-from .dtypes import (bool_, double, float16, float32, float64, get_default_dtype, half, int32,
-                     int64, long, set_default_dtype)
+from .dtypes import (bfloat16, bool_, double, dtype, float16, float32, float64, get_default_dtype,
+                     half, int8, int16, int32, int64, long, set_default_dtype, short, uint8)
 from .dtypes import bool_ as bool  # noqa: A001  (PyTorch's name; shadows the builtin here)
 from .dtypes import float32 as float  # noqa: A001
+from .dtypes import int32 as int  # noqa: A001  (torch.int is int32)
 from .gradcheck import GradcheckError, gradcheck
 from .ops.compare import (allclose, eq, equal, ge, gt, isclose, isfinite, isnan, le,
                           logical_and, logical_not, logical_or, lt, ne, sign)
@@ -42,10 +43,12 @@ from .ops.scatter import index_add, masked_select, nonzero, scatter
 from .ops.shape import clone, expand, flatten, permute, reshape, squeeze, transpose, unsqueeze
 from .ops.sorting import argsort, bucketize, searchsorted, sort, topk, unique
 from .ops.views import broadcast_to, meshgrid, movedim, narrow, t, unflatten
-from .random import get_rng_state, manual_seed, seed, set_rng_state
+from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from .sparse import RowSparseGrad
 from .tensor import Tensor
 from .serialization import load, save
+from .amp import autocast, get_autocast_dtype, is_autocast_enabled
+from . import amp, cpu  # noqa: E402  (gg.amp, gg.cpu.amp: mixed precision)
 from . import cuda, data, func, nn, optim, parallel, train, utils, viz  # noqa: E402  (after Tensor)
 
 clip = clamp

@@ -7,13 +7,16 @@ import numbers
 import numpy as np
 
 from .backends.device import CPU, backend_for, backend_of_array, device as as_device
-from .dtypes import as_dtype, get_default_dtype
+from .dtypes import as_dtype, check_device, get_default_dtype
+from .random import generator_for
 from .tensor import Tensor
 
 
 def _place(array, device, requires_grad):
     """Put a NumPy array on ``device`` as a Tensor."""
     dev = CPU if device is None else as_device(device)
+    if dev is not CPU:
+        check_device(as_dtype(array.dtype), dev, "tensor")
     backend = backend_for(dev)
     data = array if dev is CPU else backend.from_host(array, dev)
     t = Tensor._wrap(data, backend, dev)
@@ -22,12 +25,16 @@ def _place(array, device, requires_grad):
     return t
 
 
-def _make(device, requires_grad, fn):
-    """Run ``fn(xp)`` on the device's backend (inside its device context)."""
+def _make(device, requires_grad, fn, dtype=None, generator=None, op="factory"):
+    """Run ``fn(xp, generator)`` on the device's backend (inside its device context).
+    ``dtype`` (the result's) is checked against the device first; ``generator`` is a
+    ``gg.Generator`` or None for the global one."""
     dev = CPU if device is None else as_device(device)
+    if dtype is not None:
+        check_device(dtype, dev, op)
     backend = backend_for(dev)
     with backend.device_context(dev):
-        data = fn(backend.xp, backend.generator(dev))
+        data = fn(backend.xp, generator_for(generator, dev, op, backend))
     t = Tensor._wrap(data, backend, dev)
     if requires_grad:
         t.requires_grad_(True)
@@ -47,7 +54,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
     >>> import gpugrad as gg
     >>> gg.tensor([1, 2]).dtype, gg.tensor([1.5]).dtype
-    (dtype('int64'), dtype('float32'))
+    (gpugrad.int64, gpugrad.float32)
     """
     dtype = as_dtype(dtype)
     if isinstance(data, Tensor):
@@ -79,7 +86,7 @@ def as_tensor(data, dtype=None, device=None):
     >>> t = gg.as_tensor(a)
     >>> a[0] = 5.0
     >>> t
-    tensor([5., 2.], dtype=float64)
+    tensor([5., 2.], dtype=gpugrad.float64)
     >>> gg.as_tensor([1, 2], dtype=gg.float32)
     tensor([1., 2.])
     """
@@ -100,7 +107,7 @@ def from_numpy(array):
     >>> t = gg.from_numpy(a)
     >>> a[0] = 5.0
     >>> t  # shares the memory
-    tensor([5., 2.], dtype=float64)
+    tensor([5., 2.], dtype=gpugrad.float64)
     """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
@@ -131,7 +138,8 @@ def zeros(*size, dtype=None, device=None, requires_grad=False):
     tensor([0, 0])
     """
     dt = as_dtype(dtype) or get_default_dtype()
-    return _make(device, requires_grad, lambda xp, g: xp.zeros(_shape(size), dtype=dt))
+    return _make(device, requires_grad, lambda xp, g: xp.zeros(_shape(size), dtype=dt), dt,
+                 op="zeros")
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
@@ -142,7 +150,8 @@ def ones(*size, dtype=None, device=None, requires_grad=False):
             [1., 1.]])
     """
     dt = as_dtype(dtype) or get_default_dtype()
-    return _make(device, requires_grad, lambda xp, g: xp.ones(_shape(size), dtype=dt))
+    return _make(device, requires_grad, lambda xp, g: xp.ones(_shape(size), dtype=dt), dt,
+                 op="ones")
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
@@ -152,7 +161,8 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
     (2, 3)
     """
     dt = as_dtype(dtype) or get_default_dtype()
-    return _make(device, requires_grad, lambda xp, g: xp.empty(_shape(size), dtype=dt))
+    return _make(device, requires_grad, lambda xp, g: xp.empty(_shape(size), dtype=dt), dt,
+                 op="empty")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -173,7 +183,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
             dtype = get_default_dtype()
     dt = as_dtype(dtype)
     return _make(device, requires_grad,
-                 lambda xp, g: xp.full(_shape((size,)), fill_value, dtype=dt))
+                 lambda xp, g: xp.full(_shape((size,)), fill_value, dtype=dt), dt, op="full")
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -190,7 +200,8 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = np.int64 if ints else get_default_dtype()
     dt = as_dtype(dtype)
-    return _make(device, requires_grad, lambda xp, g: xp.arange(start, end, step, dtype=dt))
+    return _make(device, requires_grad, lambda xp, g: xp.arange(start, end, step, dtype=dt),
+                 dt, op="arange")
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
@@ -201,7 +212,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     """
     dt = as_dtype(dtype) or get_default_dtype()
     return _make(device, requires_grad,
-                 lambda xp, g: xp.linspace(start, end, steps).astype(dt))
+                 lambda xp, g: xp.linspace(start, end, steps).astype(dt), dt, op="linspace")
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
@@ -214,18 +225,19 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     (2, 3)
     """
     dt = as_dtype(dtype) or get_default_dtype()
-    return _make(device, requires_grad, lambda xp, g: xp.eye(n, m, dtype=dt))
+    return _make(device, requires_grad, lambda xp, g: xp.eye(n, m, dtype=dt), dt, op="eye")
 
 
 def _float_draw(draw, dt):
-    # NumPy/CuPy generators draw float32/64 directly; float16 goes through float32.
-    if dt == np.float16:
-        return draw(np.float32).astype(np.float16)
+    # NumPy/CuPy generators draw float32/64 directly; float16 and bfloat16 go through float32.
+    if dt.itemsize < 4:
+        return draw(np.float32).astype(dt)
     return draw(dt)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
-    """Uniform samples in [0, 1) from the generator ``gg.manual_seed`` seeds.
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1) from ``generator`` (a ``gg.Generator``), or else the
+    global generator that ``gg.manual_seed`` seeds.
 
     >>> _ = gg.manual_seed(0)
     >>> x = gg.rand(2, 3)
@@ -235,11 +247,13 @@ def rand(*size, dtype=None, device=None, requires_grad=False):
     dt = as_dtype(dtype) or get_default_dtype()
     shape = _shape(size)
     return _make(device, requires_grad,
-                 lambda xp, g: _float_draw(lambda d: g.random(shape, dtype=d), dt))
+                 lambda xp, g: _float_draw(lambda d: g.random(shape, dtype=d), dt),
+                 dt, generator, "rand")
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
-    """Standard normal samples from the generator ``gg.manual_seed`` seeds.
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples from ``generator`` (a ``gg.Generator``), or else the global
+    generator that ``gg.manual_seed`` seeds.
 
     >>> _ = gg.manual_seed(0)
     >>> x = gg.randn(1000, dtype=gg.float64)
@@ -249,11 +263,14 @@ def randn(*size, dtype=None, device=None, requires_grad=False):
     dt = as_dtype(dtype) or get_default_dtype()
     shape = _shape(size)
     return _make(device, requires_grad,
-                 lambda xp, g: _float_draw(lambda d: g.standard_normal(shape, dtype=d), dt))
+                 lambda xp, g: _float_draw(lambda d: g.standard_normal(shape, dtype=d), dt),
+                 dt, generator, "randn")
 
 
-def randint(low, high=None, size=(), dtype=None, device=None):
-    """Integers in ``[low, high)`` (or ``[0, low)``), int64 by default.
+def randint(low, high=None, size=(), *, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """Integers in ``[low, high)`` (or ``[0, low)``), int64 by default, from ``generator``
+    (a ``gg.Generator``) or the global generator.
 
     As in PyTorch, two positional arguments may also be ``(high, size)``:
     ``gg.randint(10, (3,))`` draws 3 integers in [0, 10).
@@ -261,20 +278,21 @@ def randint(low, high=None, size=(), dtype=None, device=None):
     >>> _ = gg.manual_seed(0)
     >>> x = gg.randint(0, 10, (3, 4))
     >>> x.shape, x.dtype, bool(((x >= 0) & (x < 10)).all())
-    ((3, 4), dtype('int64'), True)
+    ((3, 4), gpugrad.int64, True)
     """
     if isinstance(high, (tuple, list)):
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
-    dt = as_dtype(dtype) or np.dtype(np.int64)
-    return _make(device, False,
-                 lambda xp, g: g.integers(low, high, size=tuple(size)).astype(dt))
+    dt = as_dtype(dtype) or as_dtype(np.int64)
+    return _make(device, requires_grad,
+                 lambda xp, g: g.integers(low, high, size=tuple(size)).astype(dt),
+                 dt, generator, "randint")
 
 
-def _like(fn, t, dtype, device, requires_grad, *args):
+def _like(fn, t, dtype, device, requires_grad, *args, **kwargs):
     return fn(*args, dtype=dtype or t.dtype, device=device or t.device,
-              requires_grad=requires_grad)
+              requires_grad=requires_grad, **kwargs)
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
@@ -290,7 +308,7 @@ def ones_like(t, dtype=None, device=None, requires_grad=False):
     """Ones of ``t``'s shape, dtype and device (unless given).
 
     >>> gg.ones_like(gg.tensor([1, 2]), dtype=gg.float64)
-    tensor([1., 1.], dtype=float64)
+    tensor([1., 1.], dtype=gpugrad.float64)
     """
     return _like(ones, t, dtype, device, requires_grad, t.shape)
 
@@ -314,19 +332,21 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
                 requires_grad=requires_grad)
 
 
-def rand_like(t, dtype=None, device=None, requires_grad=False):
-    """Uniform samples in [0, 1) of ``t``'s shape, dtype and device (unless given).
+def rand_like(t, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform samples in [0, 1) of ``t``'s shape, dtype and device (unless given), from
+    ``generator`` or the global generator.
 
     >>> gg.rand_like(gg.zeros(2, 3, dtype=gg.float64)).dtype
-    dtype('float64')
+    gpugrad.float64
     """
-    return _like(rand, t, dtype, device, requires_grad, t.shape)
+    return _like(rand, t, dtype, device, requires_grad, t.shape, generator=generator)
 
 
-def randn_like(t, dtype=None, device=None, requires_grad=False):
-    """Standard normal samples of ``t``'s shape, dtype and device (unless given).
+def randn_like(t, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal samples of ``t``'s shape, dtype and device (unless given), from
+    ``generator`` or the global generator.
 
     >>> gg.randn_like(gg.zeros(4)).shape
     (4,)
     """
-    return _like(randn, t, dtype, device, requires_grad, t.shape)
+    return _like(randn, t, dtype, device, requires_grad, t.shape, generator=generator)

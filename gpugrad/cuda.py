@@ -3,8 +3,11 @@
 Also the one switch between the generic CuPy path of the fused ops and their Numba-CUDA
 kernels (``kernels/``): :func:`use_kernels`.
 """
+import contextlib
+
 import numpy as np
 
+from .backends import checks as _checks
 from .backends import device as _dev
 
 # The dtypes the kernels are tested in; float16 takes the generic path.
@@ -68,6 +71,37 @@ def synchronize(device=None):
         return
     backend = _dev._load_cupy()
     backend.synchronize(None if device is None else _dev.device(device))
+
+
+def set_checks(mode):
+    """How GPU ops check index and target values, returning the previous mode:
+    ``"deferred"`` (default: queued on the device, raised at the next synchronisation, no
+    host sync per op), ``"sync"`` (raised at the op, with the value) or ``"off"``. See
+    ``gpugrad.backends.checks``; ``GPUGRAD_CUDA_CHECKS`` sets the starting mode. The CPU
+    always checks at once.
+
+    >>> previous = gg.cuda.set_checks("sync")
+    >>> gg.cuda.set_checks(previous)
+    'sync'
+    """
+    return _checks.set_mode(mode)
+
+
+@contextlib.contextmanager
+def debug():
+    """Within the block, GPU index and target checks raise at the op, naming the value
+    (one host synchronisation per checked op), as ``CUDA_LAUNCH_BLOCKING=1`` helps
+    PyTorch users find the op behind a device-side assert.
+
+    >>> with gg.cuda.debug():
+    ...     gg.ones(3)[gg.tensor([2])].tolist()
+    [1.0]
+    """
+    previous = _checks.set_mode("sync")
+    try:
+        yield
+    finally:
+        _checks.set_mode(previous)
 
 
 def kernels_available():
@@ -166,3 +200,6 @@ def set_device(device):
     if index is None or not 0 <= index < count:
         raise RuntimeError(f"set_device: invalid device {device!r} ({count} GPU(s) present)")
     backend.xp.cuda.Device(index).use()
+
+
+from .amp.devices import cuda as amp  # noqa: E402,F401  (gg.cuda.amp, as torch.cuda.amp)

@@ -17,7 +17,7 @@ import gpugrad as gg
 import gpugrad.nn.functional as F
 from gpugrad.backends import device as _dev
 from gpugrad.kernels import cpu as cpu_twins
-from gpugrad.kernels import (dropout, embedding, layernorm, optim, reference, softmax,
+from gpugrad.kernels import (cases, dropout, embedding, layernorm, optim, reference, softmax,
                              xent)
 
 
@@ -123,6 +123,19 @@ OPS = [
     ("F.margin_ranking triplet", lambda a, b, c: F.margin_ranking_loss(
         a[:, 0], b[:, 0] + 0.3, gg.tensor([1.0, -1.0, 1.0], dtype=a.dtype, device=a.device))
      + F.triplet_margin_loss(a, b + 1, c - 2), [n(3, 4), n(3, 4), n(3, 4)]),
+    ("F.conv1d conv_transpose1d", lambda x, w, u: F.conv1d(x, w, padding=1, dilation=2)
+     + F.conv_transpose1d(x, u, stride=2, padding=1, output_padding=1)[..., :5],
+     [n(2, 2, 7), n(2, 2, 3), n(2, 2, 3)]),
+    ("F.conv_transpose2d (groups)", lambda x, w: F.conv_transpose2d(x, w, stride=2, groups=2),
+     [n(1, 4, 3, 3), n(4, 1, 2, 2)]),
+    ("F.max/avg_pool1d adaptive pools", lambda x: F.max_pool1d(x[:, :, 0], 2, ceil_mode=True)
+     .sum() + F.avg_pool1d(x[:, :, 1], 3, 1, 1).sum() + F.adaptive_avg_pool2d(x, (2, 3)).sum()
+     + F.adaptive_max_pool2d(x, 2).sum(), [n(2, 3, 5, 5)]),
+    ("F.interpolate shuffle pad modes", lambda x: F.interpolate(
+        x, scale_factor=2, mode="bilinear", align_corners=False)[..., :4, :4]
+     + F.interpolate(x, size=(4, 4), mode="nearest") + F.pixel_shuffle(
+        gg.cat([x, x, x, x], 1), 2)[..., 2:6, 2:6] + F.pad(x, (1, 1, 1, 1), mode="reflect")[..., 1:5, 1:5]
+     + F.pad(x, (0, 2, 0, 2), mode="replicate")[..., 2:, 2:], [n(1, 2, 4, 4)]),
     ("F.scaled_dot_product_attention", lambda q, k, v: F.scaled_dot_product_attention(
         q, k, v, is_causal=True), [n(2, 2, 4, 3), n(2, 2, 4, 3), n(2, 2, 4, 3)]),
     ("nn.LSTM GRU step math", _recurrent, [n(2, 5, 3)]),
@@ -350,6 +363,13 @@ def _gpu_checks(report):
     report.section("GPU: kernel launchers vs CuPy references (float32)", "max abs err")
     for op, fused, ref, tol in _launcher_cases(cupy):
         report.check(op, lambda: _max_error(fused(), ref()), tol)
+    # The recurrent and attention kernels against their ops' generic CuPy code, at sizes
+    # that are not multiples of the kernels' tiles.
+    small = (cases.recurrent_cases(cupy, n=5, size=33),
+             cases.attention_cases(cupy, heads=2, length=37, dim=16))
+    for group in small:
+        for op, generic, fused, tol in group:
+            report.check(op, lambda: _max_error(fused(), generic()), tol)
 
 
 if __name__ == "__main__":

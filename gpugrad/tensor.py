@@ -12,7 +12,8 @@ import numpy as np
 
 from .autograd.grad_mode import state
 from .backends.device import CPU, backend_for, device as as_device
-from .dtypes import as_dtype, get_default_dtype
+from . import dtypes as _dtypes
+from .dtypes import as_dtype, check_device, get_default_dtype, of_array
 
 
 class Tensor:
@@ -35,8 +36,15 @@ class Tensor:
     _retains_grad_fn = None
     __array_priority__ = 1000  # numpy scalars and arrays defer to our reflected operators
 
-    def __init__(self, data, requires_grad=False):
-        if isinstance(data, (list, tuple)):
+    def __init__(self, data=(), *sizes, requires_grad=False):
+        if _is_size(data) and all(_is_size(n) for n in sizes):
+            # PyTorch's legacy constructor: gg.Tensor(2, 3) is an uninitialised 2 x 3
+            # float tensor, as torch.Tensor(2, 3) is.
+            data = np.empty((data,) + sizes, dtype=get_default_dtype())
+        elif sizes:
+            raise TypeError(f"Tensor(): expected sizes (ints) or one sequence or array, got "
+                            f"{(data,) + sizes!r}")
+        elif isinstance(data, (list, tuple)):
             # PyTorch's legacy constructor: gg.Tensor([1, 2]) holds the default float dtype.
             data = np.array(data, dtype=get_default_dtype())
         backend, device = _backend_of_array(data)
@@ -70,14 +78,16 @@ class Tensor:
 
     @property
     def dtype(self):
-        """The element type, a NumPy dtype (``gg.float32`` compares equal to it).
+        """The element type, a :class:`gpugrad.dtype` (``gg.float32``, ...). It compares equal
+        to the NumPy dtype it wraps, so ``x.dtype == numpy.float32`` holds too.
 
         >>> gg.tensor([1.0]).dtype
-        dtype('float32')
-        >>> gg.tensor([1]).dtype == gg.int64
-        True
+        gpugrad.float32
+        >>> gg.tensor([1]).dtype == gg.int64, gg.tensor([1]).dtype == np.int64
+        (True, True)
         """
-        return self._data.dtype
+        found = _dtypes._BY_NUMPY.get(self._data.dtype)  # read often: the fast path inline
+        return found if found is not None else of_array(self._data.dtype)
 
     @property
     def ndim(self):
@@ -209,11 +219,18 @@ class Tensor:
         return id(self)
 
     def __repr__(self):
-        body = np.array2string(self._host(), separator=", ", prefix="tensor(")
+        host = self._host()
+        if host.dtype.name == "bfloat16":
+            # NumPy formats ml_dtypes' type as an object ("3" for 3.0): print its float32
+            # values, with the 4 decimals its 8-bit significand supports (as PyTorch does).
+            body = np.array2string(host.astype(np.float32), precision=4, separator=", ",
+                                   prefix="tensor(")
+        else:
+            body = np.array2string(host, separator=", ", prefix="tensor(")
         extra = ""
         if self._device is not CPU:
             extra += f", device='{self._device}'"
-        if self.dtype not in (np.float32, np.int64, np.bool_):
+        if self._data.dtype not in _REPR_IMPLIED:
             extra += f", dtype={self.dtype}"
         if self.grad_fn is not None:
             extra += f", grad_fn={self.grad_fn!r}"
@@ -303,20 +320,27 @@ class Tensor:
     def to(self, device=None, dtype=None):
         """Copy to another device and/or dtype (returns ``self`` when nothing changes).
 
-        ``t.to("cuda:1")``, ``t.to(gg.float64)`` and ``t.to("cpu", "float16")`` all work.
+        ``t.to("cuda:1")``, ``t.to(gg.float64)``, ``t.to("cpu", "float16")`` and
+        ``t.to(other)`` (``other``'s dtype and device) all work.
 
         >>> gg.tensor([1.5, 2.5]).to(gg.float64)
-        tensor([1.5, 2.5], dtype=float64)
+        tensor([1.5, 2.5], dtype=gpugrad.float64)
         >>> gg.tensor([1.5]).to('cpu', 'float16').dtype
-        dtype('float16')
+        gpugrad.float16
         """
-        if device is not None and not _looks_like_device(device):
+        if isinstance(device, Tensor):  # t.to(other): other's dtype and device
+            device, dtype = device._device, device.dtype
+        elif device is not None and not _looks_like_device(device):
             device, dtype = None, device
+        dtype = as_dtype(dtype)
+        target = self._device if device is None else as_device(device)
+        if dtype is not None or target is not self._device:
+            check_device(self.dtype if dtype is None else dtype, target)
         out = self
-        if dtype is not None and as_dtype(dtype) != self.dtype:
-            out = _shape.cast(out, as_dtype(dtype))
-        if device is not None and as_device(device) is not self._device:
-            out = _shape.to_device(out, as_device(device))
+        if dtype is not None and dtype is not self.dtype:
+            out = _shape.cast(out, dtype)
+        if target is not self._device:
+            out = _shape.to_device(out, target)
         return out
 
     def cpu(self):
@@ -358,7 +382,7 @@ class Tensor:
         """Cast to float64.
 
         >>> gg.tensor([1, 2]).double()
-        tensor([1., 2.], dtype=float64)
+        tensor([1., 2.], dtype=gpugrad.float64)
         """
         return self.to(dtype=np.float64)
 
@@ -366,9 +390,33 @@ class Tensor:
         """Cast to float16.
 
         >>> gg.tensor([1, 2]).half()
-        tensor([1., 2.], dtype=float16)
+        tensor([1., 2.], dtype=gpugrad.float16)
         """
         return self.to(dtype=np.float16)
+
+    def bfloat16(self):
+        """Cast to bfloat16 (CPU only; needs the ml_dtypes package).
+
+        >>> gg.tensor([1.0, 1.00390625]).bfloat16()
+        tensor([1., 1.], dtype=gpugrad.bfloat16)
+        """
+        return self.to(dtype=_dtypes.bfloat16)
+
+    def byte(self):
+        """Cast to uint8 (floats truncate toward zero).
+
+        >>> gg.tensor([1.7, 200.0]).byte()
+        tensor([  1, 200], dtype=gpugrad.uint8)
+        """
+        return self.to(dtype=_dtypes.uint8)
+
+    def short(self):
+        """Cast to int16 (floats truncate toward zero).
+
+        >>> gg.tensor([1.7, -1.7]).short()
+        tensor([ 1, -1], dtype=gpugrad.int16)
+        """
+        return self.to(dtype=_dtypes.int16)
 
     def long(self):
         """Cast to int64 (floats truncate toward zero).
@@ -382,7 +430,7 @@ class Tensor:
         """Cast to int32 (floats truncate toward zero).
 
         >>> gg.tensor([1.7, -1.7]).int()
-        tensor([ 1, -1], dtype=int32)
+        tensor([ 1, -1], dtype=gpugrad.int32)
         """
         return self.to(dtype=np.int32)
 
@@ -404,7 +452,7 @@ class Tensor:
         >>> x.type()
         'gpugrad.LongTensor'
         >>> x.type(gg.float32), x.type("torch.DoubleTensor").dtype
-        (tensor([1., 2.]), dtype('float64'))
+        (tensor([1., 2.]), gpugrad.float64)
         """
         if dtype is None:
             where = "gpugrad." if self._device is CPU else "gpugrad.cuda."
@@ -424,7 +472,7 @@ class Tensor:
         """A new tensor (a copy) of ``data``, with this tensor's dtype and device unless given.
 
         >>> gg.zeros(2, dtype=gg.float64).new_tensor([1, 2])
-        tensor([1., 2.], dtype=float64)
+        tensor([1., 2.], dtype=gpugrad.float64)
         """
         if isinstance(data, Tensor):
             data = data._data
@@ -446,7 +494,7 @@ class Tensor:
         """Ones of ``size`` (ints or one tuple) with this tensor's dtype and device unless given.
 
         >>> gg.zeros(1, dtype=gg.float64).new_ones(2)
-        tensor([1., 1.], dtype=float64)
+        tensor([1., 1.], dtype=gpugrad.float64)
         """
         return _creation.ones(*size, dtype=dtype or self.dtype, device=device or self._device,
                               requires_grad=requires_grad)
@@ -904,7 +952,7 @@ class Tensor:
         """``log(1 + x)``, accurate for small ``x``.
 
         >>> gg.tensor([0.0, 1e-8], dtype=gg.float64).log1p()
-        tensor([0.00000000e+00, 9.99999995e-09], dtype=float64)
+        tensor([0.00000000e+00, 9.99999995e-09], dtype=gpugrad.float64)
         """
         return _ew.log1p(self)
 
@@ -928,7 +976,7 @@ class Tensor:
         """``exp(x) - 1``, accurate for small ``x``.
 
         >>> gg.tensor([0.0, 1e-10], dtype=gg.float64).expm1()
-        tensor([0.e+00, 1.e-10], dtype=float64)
+        tensor([0.e+00, 1.e-10], dtype=gpugrad.float64)
         """
         return _ew.expm1(self)
 
@@ -1204,7 +1252,7 @@ class Tensor:
         >>> x.mean(dim=1)
         tensor([2., 5.])
         >>> gg.tensor([1, 2]).mean(dtype=gg.float64)
-        tensor(1.5, dtype=float64)
+        tensor(1.5, dtype=gpugrad.float64)
         """
         return _red.mean(self, dim, keepdim, dtype=dtype)
 
@@ -1343,15 +1391,15 @@ class Tensor:
         """
         return _red.sum_to_size(self, _shape_arg(shape))
 
-    def norm(self, p=2, dim=None, keepdim=False):
-        """The ``p``-norm of all elements, or along ``dim``.
+    def norm(self, p=2, dim=None, keepdim=False, dtype=None):
+        """The ``p``-norm of all elements, or along ``dim`` (computed in ``dtype`` if given).
 
         >>> gg.tensor([3.0, 4.0]).norm()
         tensor(5.)
-        >>> gg.tensor([3.0, -4.0]).norm(p=1)
-        tensor(7.)
+        >>> gg.tensor([3.0, -4.0]).norm(p=1, dtype=gg.float64)
+        tensor(7., dtype=gpugrad.float64)
         """
-        return _red.norm(self, p, dim, keepdim)
+        return _red.norm(self, p, dim, keepdim, dtype=dtype)
 
     # ---- sorting and selection ------------------------------------------------------
     def sort(self, dim=-1, descending=False, stable=False):
@@ -1864,8 +1912,9 @@ class Tensor:
         """
         return _inplace.fill_(self, value)
 
-    def normal_(self, mean=0.0, std=1.0):
-        """Fill with samples of N(mean, std^2) in place (gpugrad's generator); returns
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        """Fill with samples of N(mean, std^2) in place (``generator``, a ``gg.Generator``, or
+        the global one); returns
         ``self``. Used as ``p.data.normal_(0, 0.02)`` in PyTorch model code.
 
         >>> _ = gg.manual_seed(0)
@@ -1874,17 +1923,18 @@ class Tensor:
         """
         _fill_args("normal_", self, mean=mean, std=std)
         from .nn import init
-        return init.normal_(self, mean, std)
+        return init.normal_(self, mean, std, generator)
 
-    def uniform_(self, a=0.0, b=1.0):
-        """Fill with samples of U(a, b) in place (gpugrad's generator); returns ``self``.
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
+        """Fill with samples of U(a, b) in place (``generator``, a ``gg.Generator``, or the
+        global one); returns ``self``.
 
         >>> bool((gg.zeros(100).uniform_(-1, 1).abs() <= 1).all())
         True
         """
         _fill_args("uniform_", self, a=a, b=b)
         from .nn import init
-        return init.uniform_(self, a, b)
+        return init.uniform_(self, a, b, generator)
 
     def copy_(self, src):
         """Copy ``src``'s values (broadcast, cast to this dtype) into ``self``; returns ``self``.
@@ -1951,9 +2001,13 @@ def _backend_of_array(data):
 
 
 # Tensor.type()'s names, PyTorch's legacy tensor type names.
-_TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
-               np.dtype(np.float16): "HalfTensor", np.dtype(np.int32): "IntTensor",
-               np.dtype(np.int64): "LongTensor", np.dtype(np.bool_): "BoolTensor"}
+_TYPE_NAMES = {_dtypes.float32: "FloatTensor", _dtypes.float64: "DoubleTensor",
+               _dtypes.float16: "HalfTensor", _dtypes.bfloat16: "BFloat16Tensor",
+               _dtypes.uint8: "ByteTensor", _dtypes.int8: "CharTensor",
+               _dtypes.int16: "ShortTensor", _dtypes.int32: "IntTensor",
+               _dtypes.int64: "LongTensor", _dtypes.bool_: "BoolTensor"}
+# The dtypes a tensor's repr leaves out, as PyTorch's (with the default float32).
+_REPR_IMPLIED = (np.dtype(np.float32), np.dtype(np.int64), np.dtype(np.bool_))
 
 # PyTorch's comparison operators take Tensors and numbers; for anything else they return
 # NotImplemented, so ``t == None`` is False and ``t < None`` is Python's TypeError.
@@ -1979,3 +2033,7 @@ from .ops import sorting as _sort  # noqa: E402
 from .sparse import RowSparseGrad  # noqa: E402
 
 __all__ = ["Tensor", "backend_for"]
+
+
+def _is_size(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))

@@ -9,17 +9,18 @@ lectures draw, with the data flowing from the parameters to the loss.
 >>> g = graph((a + b) * (b + 1), params={"a": a, "b": b})
 >>> for node in g.nodes:
 ...     print(node.name, node.op, node.inputs, node.shape, node.dtype)
-a Parameter () () float32
-b Parameter () () float32
-Add Add ('a', 'b') () float32
-Add_1 Add ('b',) () float32
-Mul Mul ('Add', 'Add_1') () float32
+a Parameter () () gpugrad.float32
+b Parameter () () gpugrad.float32
+Add Add ('a', 'b') () gpugrad.float32
+Add_1 Add ('b',) () gpugrad.float32
+Mul Mul ('Add', 'Add_1') () gpugrad.float32
 """
 import os
 import shutil
 from dataclasses import dataclass
 
 from .autograd.function import Function
+from .dtypes import as_dtype
 from .ops.shape import Cast
 from .tensor import Tensor
 
@@ -168,8 +169,8 @@ def graph(tensor, params=None):
     >>> model = nn.Linear(3, 2)
     >>> loss = model(gg.ones(4, 3)).relu().sum()
     >>> g = graph(loss, model)
-    >>> [(n.name, n.shape, str(n.dtype)) for n in g.nodes[-2:]]
-    [('Relu', (4, 2), 'float32'), ('Sum', (), 'float32')]
+    >>> [(n.name, n.shape, n.dtype) for n in g.nodes[-2:]]
+    [('Relu', (4, 2), gpugrad.float32), ('Sum', (), gpugrad.float32)]
     >>> g.to_dot().splitlines()[0]
     'digraph autograd {'
     """
@@ -313,8 +314,8 @@ def _dtypes(order, root, root_dtype):
     for item in order:
         key = id(item)
         dtype = known.get(key, by_class.get(find(key)))
-        if dtype is not None:
-            dtypes[key] = dtype
+        if dtype is not None:  # saved arrays give NumPy dtypes: print them all as gg's
+            dtypes[key] = as_dtype(dtype)
     return dtypes
 
 
@@ -323,7 +324,7 @@ def _shape_text(shape):
 
 
 def _dtype_name(dtype):
-    return "?" if dtype is None else str(dtype)
+    return "?" if dtype is None else getattr(dtype, "name", str(dtype))
 
 
 def _quote(text):
@@ -337,4 +338,4 @@ _TF_DTYPES = {"float16": "DT_HALF", "float32": "DT_FLOAT", "float64": "DT_DOUBLE
 
 def _tf_dtype(dtype):
     from tensorboardX.proto.types_pb2 import DataType
-    return DataType.Value(_TF_DTYPES.get(str(dtype), "DT_INVALID"))
+    return DataType.Value(_TF_DTYPES.get(_dtype_name(dtype), "DT_INVALID"))

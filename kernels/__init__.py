@@ -10,9 +10,13 @@ and compiled on first launch, and launchers that ops call (never the kernels):
 - :mod:`.dropout`: ``dropout_forward``, ``dropout_backward``, ``dropout_mask`` (NumPy/CuPy)
 - :mod:`.optim`: ``sgd_update``, ``adam_update``, ``adamw_update``
 - :mod:`.bucket`: ``pack_bucket``, ``unpack_bucket``
+- :mod:`.rnn`: ``lstm_forward``, ``lstm_backward``, ``gru_forward``, ``gru_backward``
+- :mod:`.attention`: ``attention_forward``, ``attention_backward`` (flash style)
 
 :mod:`.reference` holds the vectorised NumPy/CuPy math of each launcher, :mod:`.cpu` the
-``numba.njit`` twins for the NumPy backend. Launchers take NumPy arrays (CUDA simulator,
+``numba.njit`` twins for the NumPy backend (``_cpu_gelu``: GELU's ufuncs, ``_cpu_sparse``:
+row-sparse gradient coalescing and updates), :mod:`.cases` the recurrent and attention kernels
+paired with their ops' generic CuPy code (for the benchmark and the selftest). Launchers take NumPy arrays (CUDA simulator,
 tests) or CuPy arrays (run on CuPy's current stream and current device). Importing this
 package or any of its modules imports neither numba.cuda nor CuPy.
 """

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import gpugrad as gg
+from gpugrad.backends import checks as _checks
 
 # With GPUGRAD_SIMULATE_CUDA set, this installs the simulated ``cupy`` before any test
 # module asks for it.
@@ -31,6 +32,9 @@ def device(request):
 def _seed():
     gg.manual_seed(0)
     np.random.seed(0)
+    yield
+    # A GPU index check a test left queued must not fail the next test's synchronisation.
+    _checks.discard_pending()
 
 
 @pytest.fixture
@@ -46,3 +50,29 @@ def pytest_collection_modifyitems(config, items):
         if marker is not None:
             reason = marker.args[0] if marker.args else "needs a real GPU"
             item.add_marker(pytest.mark.skip(reason=f"simulated devices: {reason}"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many comparisons against PyTorch were skipped (every torch-dependent skip
+    names torch or PyTorch in its reason), so a run without PyTorch does not pass quietly."""
+    import re
+    tests = modules = 0
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(
+            report.longrepr)
+        if re.search("torch", reason, re.IGNORECASE):
+            if report.when == "collect":  # a whole module (pytest.importorskip("torch"))
+                modules += 1
+            else:
+                tests += 1
+    if not tests and not modules:
+        return
+    try:
+        import torch  # noqa: F401
+        why = "run with -rs for the reasons"
+    except ImportError:
+        why = "torch not installed: pip install torch"
+    counted = f"{tests}"
+    if modules:
+        counted += f" tests and {modules} whole test module{'s' if modules > 1 else ''}"
+    terminalreporter.write_line(f"PyTorch comparisons skipped: {counted} ({why})")

@@ -1,16 +1,23 @@
-"""``benchmarks/sequence.py --quick`` runs both workloads to the end (timings not checked)."""
+"""``benchmarks/sequence.py --quick`` and ``benchmarks/conv.py --quick`` run every workload to
+the end (timings not checked)."""
 import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def test_sequence_benchmark_quick_run():
+@pytest.mark.parametrize("script, workloads, header", [
+    ("sequence.py", ("lstm", "transformer"), "first-step loss"),
+    ("conv.py", ("step", "conv1", "conv2", "maxpool"), "first-"),
+], ids=["sequence", "conv"])
+def test_benchmark_quick_run(script, workloads, header):
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "sequence.py"), "--quick", "--rounds", "1",
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick", "--rounds", "1",
          "--steps", "1"],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
-    for workload in ("lstm", "transformer"):
-        assert f"\n{workload}: first-step loss" in done.stdout, done.stdout
+    for workload in workloads:
+        assert f"\n{workload}: {header}" in done.stdout, done.stdout

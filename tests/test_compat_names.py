@@ -22,7 +22,7 @@ def _torch():
 
 
 def _np(t):
-    return t.detach().numpy() if hasattr(t, "detach") else np.asarray(t)
+    return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
 
 
 # ---- 1. load / save ----------------------------------------------------------------------
@@ -35,6 +35,14 @@ def test_load_map_location_round_trip(tmp_path, where):
     scale = 2.0 if callable(where) else 1.0
     assert out["step"] == 3 and out["w"].tolist() == [scale, 2 * scale]
     assert out["w"].device == gg.device("cpu")
+
+
+def test_load_map_location_moves_to_the_device(tmp_path, device):
+    path = os.fspath(tmp_path / "ckpt.safetensors")
+    gg.save({"w": gg.tensor([1.0, 2.0], device=device)}, path)
+    for where in (device, {"cpu": device}, gg.device(device)):
+        out = gg.load(path, map_location=where)
+        assert out["w"].device == gg.device(device) and out["w"].tolist() == [1.0, 2.0]
 
 
 def test_load_refuses_device_and_map_location_together(tmp_path):
@@ -119,16 +127,16 @@ def test_load_state_dict_assign_makes_new_parameters():
 
 # ---- 3. Embedding(max_norm) and EmbeddingBag ------------------------------------------------
 @pytest.mark.parametrize("norm_type", [1.0, 2.0, float("inf")])
-def test_embedding_max_norm_renormalises_like_torch(norm_type):
+def test_embedding_max_norm_renormalises_like_torch(norm_type, device):
     torch = _torch()
     w = RNG.standard_normal((6, 3)) * 2
     x = np.array([[1, 2], [2, 5]])
     t = torch.nn.Embedding(6, 3, max_norm=1.5, norm_type=norm_type).double()
     with torch.no_grad():
         t.weight.copy_(torch.tensor(w))
-    g = gg.nn.Embedding(6, 3, max_norm=1.5, norm_type=norm_type).double()
+    g = gg.nn.Embedding(6, 3, max_norm=1.5, norm_type=norm_type).double().to(device)
     g.load_state_dict({"weight": gg.tensor(w)})
-    out_t, out_g = t(torch.tensor(x)), g(gg.tensor(x))
+    out_t, out_g = t(torch.tensor(x)), g(gg.tensor(x, device=device))
     np.testing.assert_allclose(_np(out_g), _np(out_t), rtol=1e-12)
     np.testing.assert_allclose(_np(g.weight), _np(t.weight), rtol=1e-12)  # rows 0, 3, 4 too
     out_t.sum().backward()
@@ -139,7 +147,7 @@ def test_embedding_max_norm_renormalises_like_torch(norm_type):
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
 @pytest.mark.parametrize("padding_idx", [None, 2])
 @pytest.mark.parametrize("include_last_offset", [False, True])
-def test_embedding_bag_matches_torch(mode, padding_idx, include_last_offset):
+def test_embedding_bag_matches_torch(mode, padding_idx, include_last_offset, device):
     torch = _torch()
     w = RNG.standard_normal((7, 3))
     idx = np.array([1, 2, 4, 5, 4, 3, 2, 6, 0, 0])
@@ -147,11 +155,13 @@ def test_embedding_bag_matches_torch(mode, padding_idx, include_last_offset):
     psw = RNG.standard_normal(10) if mode == "sum" else None
     outs = []
     for lib, fn in ((torch, torch.nn.functional.embedding_bag), (gg, F.embedding_bag)):
-        weight = lib.tensor(w, requires_grad=True)
-        out = fn(lib.tensor(idx), weight, lib.tensor(offsets), mode=mode,
+        where = {"device": device} if lib is gg else {}
+        weight = lib.tensor(w, requires_grad=True, **where)
+        out = fn(lib.tensor(idx, **where), weight, lib.tensor(offsets, **where), mode=mode,
                  padding_idx=padding_idx, include_last_offset=include_last_offset,
-                 per_sample_weights=None if psw is None else lib.tensor(psw))
-        upstream = lib.tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape))
+                 per_sample_weights=None if psw is None else lib.tensor(psw, **where))
+        upstream = lib.tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape),
+                              **where)
         (out * upstream).sum().backward()
         outs.append((_np(out), _np(weight.grad)))
     np.testing.assert_allclose(outs[1][0], outs[0][0], rtol=1e-12)
@@ -182,10 +192,10 @@ def _vec(x):
     return x.exp() * x.sum()
 
 
-def test_func_forms_match_torch_func():
+def test_func_forms_match_torch_func(device):
     torch = _torch()
     x = RNG.standard_normal(3)
-    tx, gx = torch.tensor(x), gg.tensor(x)
+    tx, gx = torch.tensor(x), gg.tensor(x, device=device)
     pairs = [
         (torch.func.hessian(_f)(tx), gg.func.hessian(_f)(gx)),
         (torch.func.jacrev(_vec)(tx), gg.func.jacrev(_vec)(gx)),

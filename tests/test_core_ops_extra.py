@@ -325,7 +325,7 @@ FORWARD = {
 def _describe(t, torch):
     if isinstance(t, torch.Tensor):
         return tuple(t.shape), str(t.dtype).replace("torch.", ""), t.detach().numpy()
-    return t.shape, str(t.dtype), t.numpy()
+    return t.shape, t.dtype.name, t.numpy()
 
 
 def _assert_same(got, want, torch):

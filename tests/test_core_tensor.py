@@ -76,7 +76,7 @@ def test_metadata_and_repr():
     assert x.numel() == 6 and x.is_leaf and x.device == gg.device("cpu")
     assert "requires_grad=True" in repr(x)
     assert "grad_fn=<MulBackward>" in repr(x * 2)
-    assert repr(gg.tensor([1.0, 2.0], dtype=gg.float64)).endswith("dtype=float64)")
+    assert repr(gg.tensor([1.0, 2.0], dtype=gg.float64)).endswith("dtype=gpugrad.float64)")
     assert gg.tensor(3.5).item() == 3.5 and gg.tensor([[1, 2]]).tolist() == [[1, 2]]
     with pytest.raises(ValueError, match="item"):
         gg.ones(2).item()

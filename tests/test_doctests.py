@@ -99,7 +99,9 @@ PUBLIC_MODULES = ["gpugrad", "gpugrad.nn", "gpugrad.nn.functional", "gpugrad.nn.
                   "gpugrad.nn.utils", "gpugrad.optim", "gpugrad.optim.lr_scheduler",
                   "gpugrad.func", "gpugrad.data", "gpugrad.utils.data", "gpugrad.train",
                   "gpugrad.parallel",
-                  "gpugrad.distributed", "gpugrad.cuda", "gpugrad.viz", "gpugrad.autograd"]
+                  "gpugrad.distributed", "gpugrad.cuda", "gpugrad.viz", "gpugrad.autograd",
+                  "gpugrad.amp", "gpugrad.utils.checkpoint", "gpugrad.nn.utils.parametrize",
+                  "gpugrad.nn.utils.parametrizations"]
 
 
 def _public_names(module):
@@ -136,7 +138,8 @@ def _public_callables():
 # layer's ``forward``): each method and property needs an example too.
 CORE_CLASSES = [gg.nn.Module, gg.nn.ModuleList, gg.nn.ModuleDict, gg.nn.Sequential,
                 gg.optim.Optimizer, gg.optim.lr_scheduler.LRScheduler, gg.data.DataLoader,
-                gg.RowSparseGrad, gg.parallel.DataParallel, gg.Device]
+                gg.RowSparseGrad, gg.parallel.DataParallel, gg.Device, gg.amp.GradScaler,
+                gg.Generator]
 
 
 def _core_methods():

@@ -33,12 +33,12 @@ def _loss(lib, w, b, s, c):
     return (lib.tanh(w) * c).sum() + (lib.cos(b) * b).sum() + (s * s).sum() * 0.5
 
 
-def _constant(lib):
-    return lib.tensor(np.linspace(-1.0, 1.5, 6).reshape(3, 2))
+def _constant(lib, **where):
+    return lib.tensor(np.linspace(-1.0, 1.5, 6).reshape(3, 2), **where)
 
 
-def _gg_train(name, hyper, steps=STEPS, values=None):
-    params = [gg.nn.Parameter(gg.tensor(v)) for v in values or _initial_values()]
+def _gg_train(name, hyper, steps=STEPS, values=None, device="cpu"):
+    params = [gg.nn.Parameter(gg.tensor(v, device=device)) for v in values or _initial_values()]
     opt = getattr(gg.optim, name)(params, **hyper)
     _gg_steps(opt, params, steps)
     return params, opt
@@ -47,7 +47,7 @@ def _gg_train(name, hyper, steps=STEPS, values=None):
 def _gg_steps(opt, params, steps):
     for _ in range(steps):
         opt.zero_grad()
-        _loss(gg, *params, _constant(gg)).backward()
+        _loss(gg, *params, _constant(gg, device=params[0].device)).backward()
         opt.step()
 
 
@@ -76,17 +76,17 @@ VS_TORCH = [
 
 
 @pytest.mark.parametrize("name,hyper", VS_TORCH)
-def test_matches_torch(torch64, name, hyper):
-    got, opt = _gg_train(name, hyper)
+def test_matches_torch(torch64, name, hyper, device):
+    got, opt = _gg_train(name, hyper, device=device)
     want, t_opt = _torch_train(torch64, name, hyper)
     for a, b in zip(got, want):
-        np.testing.assert_allclose(a.numpy(), b, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(a.cpu().numpy(), b, rtol=1e-10, atol=1e-10)
     # Same state keys and values, parameter by parameter.
     for pos, t_state in enumerate(t_opt.state_dict()["state"].values()):
         assert sorted(opt.state[pos]) == sorted(t_state)
         for key, value in t_state.items():
             mine = opt.state[pos][key]
-            mine = mine.numpy() if isinstance(mine, gg.Tensor) else mine
+            mine = mine.cpu().numpy() if isinstance(mine, gg.Tensor) else mine
             np.testing.assert_allclose(mine, value.numpy(), rtol=1e-10, atol=1e-12)
 
 
@@ -225,7 +225,8 @@ def test_lbfgs_needs_one_group_and_a_known_line_search():
 # ---- LBFGS vs torch ------------------------------------------------------------------------
 
 def _quadratic(lib, x, y):
-    return ((x - 1.0) ** 2 * lib.tensor([[1.0, 2.0], [3.0, 4.0]])).sum() \
+    scale = lib.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=x.dtype, device=x.device)
+    return ((x - 1.0) ** 2 * scale).sum() \
         + ((y + 2.0) ** 2 * 0.5).sum() + 0.3 * x.sum() * y.sum()
 
 
@@ -264,15 +265,15 @@ def _lbfgs_run(lib, opt_cls, objective, hyper, steps, make):
 
 
 @pytest.mark.parametrize("objective,hyper", LBFGS_CASES)
-def test_lbfgs_matches_torch(torch64, objective, hyper):
+def test_lbfgs_matches_torch(torch64, objective, hyper, device):
     torch = torch64
     mine, my_losses, opt = _lbfgs_run(gg, gg.optim.LBFGS, objective, hyper, 5,
-                                      lambda v: gg.nn.Parameter(gg.tensor(v)))
+                                      lambda v: gg.nn.Parameter(gg.tensor(v, device=device)))
     theirs, their_losses, t_opt = _lbfgs_run(torch, torch.optim.LBFGS, objective, hyper, 5,
                                              lambda v: torch.tensor(v, requires_grad=True))
     np.testing.assert_allclose(my_losses, their_losses, rtol=1e-8, atol=1e-10)
     for a, b in zip(mine, theirs):
-        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-8, atol=1e-8)
+        np.testing.assert_allclose(a.cpu().numpy(), b.detach().numpy(), rtol=1e-8, atol=1e-8)
     state, t_state = opt.state[0], t_opt.state_dict()["state"][0]
     assert sorted(state) == sorted(t_state)
     assert (state["n_iter"], state["func_evals"]) == (t_state["n_iter"], t_state["func_evals"])

@@ -1081,3 +1081,52 @@ def test_samplers_on_every_device(device):
     assert x.device == dev and abs(x.std().item() - 2.0) < 0.2
     r = gg.randint_like(gg.zeros(100, dtype=gg.int32, device=device), 2, 5)
     assert r.device == dev and r.dtype == gg.int32 and 2 <= r.min().item() <= r.max().item() < 5
+
+
+# ---- the last call forms: einsum's sublists, norm(dtype=), Tensor(*sizes) -----------------
+@pytest.mark.parametrize("args", [
+    lambda a, b: (a, [0, 1], b, [1, 2], [0, 2]),
+    lambda a, b: (a, [0, 1], b, [1, 2]),
+    lambda a, b: (a, [Ellipsis, 1], b, [1, 2], [Ellipsis, 2]),
+    lambda a, b: (a, [0, 0]),
+])
+def test_einsum_sublist_format_matches_torch(args, device):
+    a, b = RNG.standard_normal((3, 3)), RNG.standard_normal((3, 4))
+    ga = gg.tensor(a, requires_grad=True, device=device)
+    gb = gg.tensor(b, requires_grad=True, device=device)
+    out = gg.einsum(*args(ga, gb))
+    if torch is None:
+        pytest.skip(NO_TORCH)
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    want = torch.einsum(*args(ta, tb))
+    np.testing.assert_allclose(out.cpu().numpy(), want.detach().numpy(), rtol=1e-12)
+    out.sum().backward()
+    want.sum().backward()
+    np.testing.assert_allclose(ga.grad.cpu().numpy(), ta.grad.numpy(), rtol=1e-12)
+
+
+def test_einsum_sublist_errors():
+    with pytest.raises(ValueError, match="pairs of an operand"):
+        gg.einsum(gg.ones(2), [0], gg.ones(2))
+    with pytest.raises(ValueError, match=r"ints in \[0, 52\)"):
+        gg.einsum(gg.ones(2), [60])
+
+
+def test_norm_dtype_matches_torch(device):
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    got = [gg.norm(gg.tensor(x, device=device), dtype=gg.float64),
+           gg.tensor(x, device=device).norm(p=1, dim=1, dtype=gg.float64)]
+    assert all(g.dtype == gg.float64 for g in got)
+    if torch is None:
+        pytest.skip(NO_TORCH)
+    want = [torch.norm(torch.tensor(x), dtype=torch.float64),
+            torch.tensor(x).norm(p=1, dim=1, dtype=torch.float64)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.cpu().numpy(), w.numpy(), rtol=1e-12)
+
+
+def test_legacy_constructor_takes_sizes():
+    assert gg.Tensor(2, 3).shape == (2, 3) and gg.Tensor(2, 3).dtype == gg.float32
+    assert gg.Tensor().shape == (0,) and gg.Tensor([1, 2]).tolist() == [1.0, 2.0]
+    with pytest.raises(TypeError, match="expected sizes"):
+        gg.Tensor(2, "a")

@@ -22,7 +22,7 @@ def describe(t):
     if torch is not None and isinstance(t, torch.Tensor):
         return tuple(t.shape), str(t.dtype).replace("torch.", ""), t.detach().numpy()
     if isinstance(t, gg.Tensor):
-        return t.shape, str(t.dtype), t.detach().numpy()
+        return t.shape, t.dtype.name, t.detach().numpy()
     return None, type(t).__name__, t
 
 

@@ -5,6 +5,7 @@ constant number of times, so backward costs the same big-O as forward. Gradients
 at a node (or leaf) from several consumers are summed before it runs.
 """
 from . import anomaly
+from ..amp.autocast_mode import suspended as _autocast_suspended
 from .function import Function
 from .grad_mode import set_grad_enabled, state
 
@@ -88,7 +89,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
     # ids of gradient arrays already handed out, so no two .grad share one array
     given = {id(getattr(g, "_data", g)) for g in root_grads}
     check = state.anomaly
-    with set_grad_enabled(create_graph):
+    # Backward ops run in the dtypes forward chose, also when called inside gg.autocast.
+    with set_grad_enabled(create_graph), _autocast_suspended():
         while ready:
             node, grad = ready.pop()
             if not isinstance(node, Function):

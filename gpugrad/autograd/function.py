@@ -105,7 +105,9 @@ class Function:
         for t in inputs:
             edges.append(t.grad_fn or (t if t.requires_grad else None))
         self.next = edges
-        self.input_shapes = list(map(_shape_of, arrays))
+        # Tuples, not lists: a tuple of ints (or of such tuples) leaves the cyclic GC's
+        # tracking once examined, so big graphs cost its full collections less.
+        self.input_shapes = tuple(map(_shape_of, arrays))
         result.requires_grad = True
         result.grad_fn = self
         if self.saves_inputs or self.saves_output:
@@ -126,7 +128,7 @@ class Function:
                 saved.append(alias)
                 versions.append(0)
             self._saved = saved
-            self._versions = versions
+            self._versions = tuple(versions)
 
     @property
     def needs_input_grad(self):
@@ -138,8 +140,10 @@ class Function:
         saved = self._saved
         if saved is None:
             raise RuntimeError(_RETAIN_MSG)
-        if [t._version[0] for t in saved] != self._versions:
-            self._raise_modified()
+        versions = self._versions
+        for i, t in enumerate(saved):
+            if t._version[0] != versions[i]:
+                self._raise_modified()
         if self.saves_output and state.grad_enabled:
             # The output is saved without its node (no cycle output -> node -> output);
             # a double backward re-links it here.

@@ -2,6 +2,7 @@
 
 Kept thin on purpose: everything generic runs through the shared NumPy/CuPy array API.
 """
+from . import checks as _checks
 from .base import Backend
 
 
@@ -25,11 +26,32 @@ class CupyBackend(Backend):
     def to_device(self, array, device):
         """Copy a CuPy array to another GPU. ``ndarray.copy()`` allocates on the *current*
         device even for an array that lives elsewhere (CuPy documents this), whereas
-        ``asarray`` would hand back the same array."""
-        with self.xp.cuda.Device(device.index):
-            return array.copy()
+        ``asarray`` would hand back the same array.
+
+        The copy is queued on the destination's current stream, which knows nothing of the
+        source's: it first waits for the work queued on the source (the upload or optimizer
+        step that wrote the array), and the source's stream then waits for the copy, so a
+        later in-place write there cannot overtake the read.
+        """
+        cuda = self.xp.cuda
+        source = array.device.id
+        if source == device.index:
+            with cuda.Device(source):
+                return array.copy()
+        with cuda.Device(source):
+            source_stream = cuda.get_current_stream()
+            written = source_stream.record()
+        with cuda.Device(device.index):
+            target_stream = cuda.get_current_stream()
+            target_stream.wait_event(written)
+            out = array.copy()
+            copied = target_stream.record()
+        source_stream.wait_event(copied)
+        return out
 
     def to_host(self, array):
+        # The host waits for the device here anyway: report queued index checks first.
+        _checks.raise_pending()
         return self.xp.asnumpy(array)
 
     def device_of(self, array):
@@ -51,6 +73,7 @@ class CupyBackend(Backend):
         self._generators = {}
 
     def synchronize(self, device=None):
+        _checks.raise_pending()
         if device is None:
             self.xp.cuda.runtime.deviceSynchronize()
         else:

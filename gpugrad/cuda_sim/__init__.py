@@ -9,11 +9,12 @@ enforced). ``gg.cuda.simulate(n)`` or ``GPUGRAD_SIMULATE_CUDA=n`` installs it.
 >>> x.device.id, type(x.sum()).__name__, x.sum().ndim
 (0, 'ndarray', 0)
 """
+import builtins
 import sys
 
 import numpy as np
 
-from . import _array, _dispatch, cuda, linalg, nccl, random
+from . import _array, _dispatch, cuda, lib, linalg, nccl, random
 from ._array import ndarray
 from .cuda import MemoryPool
 
@@ -38,8 +39,9 @@ def install(n):
     module = sys.modules[__name__]
     sys.modules.update({"cupy": module, "cupy.cuda": cuda, "cupy.cuda.runtime": cuda.runtime,
                         "cupy.cuda.nccl": nccl, "cupy.random": random,
-                        "cupy.linalg": linalg, "cupyx": cupyx, "cupyx.scipy": cupyx_scipy,
-                        "cupyx.scipy.special": special})
+                        "cupy.linalg": linalg, "cupy.lib": lib,
+                        "cupy.lib.stride_tricks": lib.stride_tricks, "cupyx": cupyx,
+                        "cupyx.scipy": cupyx_scipy, "cupyx.scipy.special": special})
 
 
 def get_default_memory_pool():
@@ -90,9 +92,12 @@ def __getattr__(name):
         obj = _dispatch.ufunc(obj)
     elif callable(obj) and not isinstance(obj, type):
         obj = _dispatch.function(name)
-    globals()[name] = obj
+    if not hasattr(builtins, name):
+        # Cached as a module global for speed; never ``any``, ``sum``, ``max`` and the other
+        # builtins' names, which this module's own code must keep reaching.
+        globals()[name] = obj
     return obj
 
 
-__all__ = ["install", "ndarray", "cuda", "nccl", "random", "linalg", "asnumpy", "from_dlpack",
-           "get_array_module", "get_default_memory_pool", "MemoryPool"]
+__all__ = ["install", "ndarray", "cuda", "nccl", "random", "linalg", "lib", "asnumpy",
+           "from_dlpack", "get_array_module", "get_default_memory_pool", "MemoryPool"]

@@ -18,6 +18,8 @@ import threading
 
 import numpy as np
 
+from . import _order
+
 _state = threading.local()
 _count = [0]  # number of simulated devices, set by install()
 
@@ -60,6 +62,7 @@ class ndarray:
         self._dev = current_device()
         self._owns = True
         _account(self._dev, self._a.nbytes)
+        _order.launch(writes=(self,))
 
     @classmethod
     def _new(cls, array, dev, owns=True):
@@ -70,6 +73,7 @@ class ndarray:
         self._owns = owns
         if owns:
             _account(dev, array.nbytes)
+            _order.launch(writes=(self,))  # written by the kernel that made it
         return self
 
     def __del__(self):
@@ -123,6 +127,7 @@ class ndarray:
         would fault reading it."""
         if self._dev != current_device():
             raise _peer_error(self._dev, current_device())
+        _order.launch(reads=(self,))
         return self._a
 
     def __dlpack__(self, stream=None, **kwargs):
@@ -160,7 +165,8 @@ class ndarray:
 
     # -- host transfers (explicit, from any current device) --------------------------------
     def get(self, stream=None, order="C", out=None, blocking=True):
-        """Copy to a NumPy array."""
+        """Copy to a NumPy array (the host waits for the current stream)."""
+        _order.host_read(self)
         if out is not None:
             np.copyto(out, self._a)
             return out
@@ -173,26 +179,34 @@ class ndarray:
         if arr.shape != self.shape:
             raise ValueError("Shape mismatch")
         np.copyto(self._a, arr)
+        _order.launch(writes=(self,))
 
     def item(self, *args):
+        _order.host_read(self)
         return self._a.item(*args)
 
     def tolist(self):
+        _order.host_read(self)
         return self._a.tolist()
 
     def __bool__(self):
+        _order.host_read(self)
         return bool(self._a)
 
     def __float__(self):
+        _order.host_read(self)
         return float(self._a)
 
     def __int__(self):
+        _order.host_read(self)
         return int(self._a)
 
     def __complex__(self):
+        _order.host_read(self)
         return complex(self._a)
 
     def __index__(self):
+        _order.host_read(self)
         return self._a.__index__()
 
     def __len__(self):
@@ -218,10 +232,13 @@ class ndarray:
         return array, (self.get(),)
 
     def __copy__(self):
-        return self.copy()
+        return self.__deepcopy__(None)
 
     def __deepcopy__(self, memo):
-        return self.copy()
+        # CuPy copies on the array's own device (``with self.device``), not the current one.
+        from .cuda import Device
+        with Device(self._dev):
+            return self.copy()
 
     def __hash__(self):
         raise TypeError("unhashable type: 'cupy.ndarray'")
@@ -229,6 +246,7 @@ class ndarray:
     # -- copies and views -----------------------------------------------------------------
     def copy(self, order="C"):
         """A copy on the *current* device (CuPy copies across devices here, peer to peer)."""
+        _order.launch(reads=(self,))
         return ndarray._new(np.array(self._a, order=order), current_device())
 
     def view(self, dtype=None):
@@ -239,6 +257,7 @@ class ndarray:
         if np.shares_memory(out, self._a):
             return self._view(out)
         self._check()
+        _order.launch(reads=(self,))
         return ndarray._new(out, self._dev)
 
     def ravel(self, order="C"):
@@ -261,11 +280,13 @@ class ndarray:
         if not copy and dtype == self.dtype:
             return self
         self._check()
+        _order.launch(reads=(self,))
         return ndarray._new(self._a.astype(dtype, order=order), current_device())
 
     def fill(self, value):
         self._check()
         self._a.fill(value)
+        _order.launch(writes=(self,))
 
     def _check(self):
         current = current_device()
@@ -281,16 +302,19 @@ class ndarray:
                 out = self._a[key + (Ellipsis,) if isinstance(key, tuple) else (key, Ellipsis)]
             return self._view(out)
         self._check()
-        out = self._a[_dispatch.unwrap_index(key)]
+        _order.launch(reads=(self,) + _dispatch.arrays_in(key))
+        key = _dispatch.wrap_out_of_bounds(_dispatch.unwrap_index(key), self.shape)
+        out = self._a[key]
         return ndarray._new(np.asarray(out), self._dev)
 
     def __setitem__(self, key, value):
         from . import _dispatch
         self._check()
+        _order.launch(reads=_dispatch.arrays_in((key, value)), writes=(self,))
         if type(value) is ndarray:
             value._check()
             value = value._a
-        self._a[_dispatch.unwrap_index(key)] = value
+        self._a[_dispatch.wrap_out_of_bounds(_dispatch.unwrap_index(key), self.shape)] = value
 
 
 def _account(dev, nbytes):

@@ -3,6 +3,7 @@ import functools
 
 import numpy as np
 
+from . import _order
 from ._array import _peer_error, current_device, ndarray
 
 # Functions that launch no kernel: they return views, or look only at metadata, so CuPy
@@ -74,7 +75,17 @@ def call(fn, args, kwargs, views=False, like=False):
              **{k: unwrap(v, dev, owners) for k, v in kwargs.items()})
     if views:
         return _as_views(out, dev)
+    _order.launch(reads=tuple(owners.values()), writes=arrays_in(kwargs.get("out")))
     return wrap(out, dev, owners)
+
+
+def arrays_in(value):
+    """The simulated arrays in ``value`` (an array, or nested tuples/lists of them)."""
+    if type(value) is ndarray:
+        return (value,)
+    if type(value) in (tuple, list):
+        return tuple(a for v in value for a in arrays_in(v))
+    return ()
 
 
 def _flat(args):
@@ -129,6 +140,7 @@ class Ufunc:
         owners = {}
         target = unwrap(a, dev, owners)
         index = unwrap_index(indices, dev)
+        _order.launch(reads=arrays_in((indices, b)), writes=(a,))
         if b is None:
             self._ufunc.at(target, index)
         else:
@@ -184,6 +196,30 @@ def unwrap_index(key, dev=None):
     return key
 
 
+def wrap_out_of_bounds(key, shape):
+    """CuPy does not bounds-check integer-array indices: it wraps them around (its
+    documented difference from NumPy, ``cupy.arange(3)[[1, 3]]`` is ``[1, 0]``). ``key`` is
+    a NumPy-ready index for an array of ``shape``; integer arrays come back taken modulo
+    their axis' length."""
+    parts = key if type(key) is tuple else (key,)
+
+    def width(p):
+        if isinstance(p, np.ndarray) and p.dtype.kind == "b":
+            return p.ndim
+        return 0 if p is None or p is Ellipsis or isinstance(p, (bool, np.bool_)) else 1
+
+    axis, out = 0, []
+    for p in parts:
+        if p is Ellipsis:
+            axis += len(shape) - sum(width(q) for q in parts)
+        elif isinstance(p, np.ndarray) and p.dtype.kind in "iu" and axis < len(shape) \
+                and shape[axis] > 0:
+            p = p % shape[axis]
+        out.append(p)
+        axis += width(p)
+    return tuple(out) if type(key) is tuple else out[0]
+
+
 # -- functions whose CuPy behaviour differs from "NumPy's on the current device" ----------
 
 def _asarray(a, dtype=None, order=None, **kwargs):
@@ -197,6 +233,7 @@ def _asarray(a, dtype=None, order=None, **kwargs):
 def _array(obj, dtype=None, copy=True, order="K", ndmin=0, **kwargs):
     dev = current_device()
     if type(obj) is ndarray:
+        _order.launch(reads=(obj,))
         host = obj._a  # a device-to-device copy onto the current device
     elif type(obj) in (list, tuple) and any(type(o) is ndarray for o in _flat(obj)):
         host = [unwrap(o, dev, {}) if type(o) is ndarray else o for o in obj]
@@ -224,6 +261,7 @@ def _count_nonzero(a, axis=None, **kwargs):
 def _copyto(dst, src, casting="same_kind", where=True):
     dev = current_device()
     target = _check(dst, dev)
+    _order.launch(reads=arrays_in((src, where)), writes=(dst,))
     owners = {}
     np.copyto(target, unwrap(src, dev, owners), casting=casting,
               where=unwrap(where, dev, owners))
@@ -238,7 +276,15 @@ def _creation(np_fn):
     return create
 
 
-_SPECIAL = {"asarray": _asarray, "asanyarray": _asarray, "array": _array,
+def _take_along_axis(a, indices, axis):
+    # CuPy builds this from integer-array indexing, so out-of-range indices wrap around.
+    n = a.shape[axis] if axis is not None else a.size
+    if n > 0 and type(indices) is ndarray and indices.dtype.kind in "iu":
+        indices = indices % n
+    return call(np.take_along_axis, (a, indices, axis), {})
+
+
+_SPECIAL = {"asarray": _asarray, "take_along_axis": _take_along_axis, "asanyarray": _asarray, "array": _array,
             "ascontiguousarray": _ascontiguousarray, "count_nonzero": _count_nonzero,
             "copyto": _copyto, "empty": _creation(np.empty), "zeros": _creation(np.zeros),
             "ones": _creation(np.ones)}

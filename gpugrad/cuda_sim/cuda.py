@@ -1,9 +1,9 @@
 """Simulated ``cupy.cuda``: devices, the runtime, streams, events, memory pool, NCCL.
 
-Work runs synchronously, so every stream order CuPy documents holds trivially; what is
-simulated is the bookkeeping that real code gets wrong: the per-thread current device
-(``with Device(i)``), per-thread per-device current streams, and which device an
-allocation belongs to.
+Work runs synchronously; what is simulated is the bookkeeping that real code gets wrong:
+the per-thread current device (``with Device(i)``), per-thread per-device current streams,
+which device an allocation belongs to, and whether a read on one stream is ordered after
+the write on another that it depends on (``_order``: a race on a GPU is an error here).
 """
 import itertools
 import threading
@@ -12,7 +12,7 @@ import weakref
 
 import numpy as np
 
-from . import _array
+from . import _array, _order
 from ._array import current_device, set_current_device
 
 _state = threading.local()
@@ -55,7 +55,7 @@ class Device:
         set_current_device(_validate(self.id))
 
     def synchronize(self):
-        _validate(self.id)
+        _order.host_waited_for_device(_validate(self.id))
 
     @property
     def compute_capability(self):
@@ -86,6 +86,7 @@ class Stream:
         self.ptr = 0 if null else next(_ids)
         self.non_blocking = non_blocking
         self._previous = []
+        _order.register(self, self.device_id, non_blocking)
 
     def __enter__(self):
         streams = _streams()
@@ -101,11 +102,16 @@ class Stream:
         return self
 
     def synchronize(self):
-        pass
+        _order.host_waited(_order.snapshot(self._key()))
 
     def wait_event(self, event):
         if not isinstance(event, Event):
             raise TypeError(f"expected a cupy.cuda.Event, got {type(event).__name__}")
+        _order.wait(self._key(), event._seen)
+
+    def _key(self):
+        # One null-stream object stands for every device's legacy default stream.
+        return (current_device() if self.ptr == 0 else self.device_id, self.ptr)
 
     def record(self, event=None):
         event = Event() if event is None else event
@@ -114,6 +120,7 @@ class Stream:
 
     @property
     def done(self):
+        self.synchronize()  # True: the host knows the work finished
         return True
 
     def __eq__(self, other):
@@ -152,15 +159,18 @@ class Event:
     def __init__(self, block=False, disable_timing=False, interprocess=False):
         self.disable_timing = disable_timing
         self.stream = None
+        self._seen = {}
 
     def record(self, stream=None):
         self.stream = get_current_stream() if stream is None else stream
+        self._seen = _order.snapshot(self.stream._key())
 
     def synchronize(self):
-        pass
+        _order.host_waited(self._seen)
 
     @property
     def done(self):
+        self.synchronize()
         return True
 
 
@@ -196,6 +206,11 @@ class MemoryPointer:
 
     def __int__(self):
         return self.ptr
+
+
+def owner_at(ptr):
+    """The simulated array whose memory starts at device pointer ``ptr``."""
+    return _pointers.get(ptr)
 
 
 def array_at(ptr, count, dtype, device_id):
@@ -260,7 +275,7 @@ def _make_runtime():
     rt.getDeviceCount = lambda: _array._count[0]
     rt.getDevice = current_device
     rt.setDevice = lambda index: set_current_device(_validate(index))
-    rt.deviceSynchronize = lambda: None
+    rt.deviceSynchronize = lambda: _order.host_waited_for_device(current_device())
     rt.deviceCanAccessPeer = lambda device, peer: 0
     rt.runtimeGetVersion = lambda: 13000
     rt.driverGetVersion = lambda: 13000

@@ -12,7 +12,8 @@ import threading
 
 import numpy as np
 
-from .cuda import array_at
+from . import _order
+from .cuda import array_at, owner_at
 from ._array import current_device
 
 NCCL_INT8, NCCL_UINT8, NCCL_INT32, NCCL_UINT32, NCCL_INT64, NCCL_UINT64 = 0, 1, 2, 3, 4, 5
@@ -98,13 +99,22 @@ class NcclCommunicator:
         dtype = _DTYPES[datatype]
         send = array_at(sendbuf, count, dtype, self._device)
         recv = array_at(recvbuf, count, dtype, self._device)
+        self._ordered(sendbuf, recvbuf, stream)
         self._queue(("allreduce", send, recv, op))
 
     def broadcast(self, sendbuf, recvbuf, count, datatype, root, stream):
         dtype = _DTYPES[datatype]
         send = array_at(sendbuf, count, dtype, self._device) if self._rank == root else None
         recv = array_at(recvbuf, count, dtype, self._device)
+        self._ordered(sendbuf if self._rank == root else None, recvbuf, stream)
         self._queue(("broadcast", send, recv, root))
+
+    def _ordered(self, sendbuf, recvbuf, stream):
+        """The collective is a kernel on ``stream`` (a pointer; 0 is the default stream)."""
+        send = [] if sendbuf is None else [owner_at(sendbuf)]
+        recv = [owner_at(recvbuf)]
+        _order.launch(reads=[a for a in send if a is not None],
+                      writes=[a for a in recv if a is not None], key=(self._device, stream))
 
     def bcast(self, buff, count, datatype, root, stream):
         self.broadcast(buff, buff, count, datatype, root, stream)

@@ -1,6 +1,6 @@
 """Function transforms, as in ``torch.func`` and JAX: ``grad``, ``vjp``, ``jvp`` (true
-forward mode), ``jacrev``, ``jacfwd``, ``jacobian``, ``hessian`` and ``functional_call``; they
-compose.
+forward mode), ``vmap`` (batching), ``jacrev``, ``jacfwd``, ``jacobian``, ``hessian`` and
+``functional_call``; they compose.
 
 >>> import gpugrad as gg
 >>> f = lambda x: (x ** 2).sum()
@@ -9,10 +9,11 @@ compose.
 >>> gg.func.hessian(f, gg.tensor([1.0, 2.0])).tolist()
 [[2.0, 0.0], [0.0, 2.0]]
 """
-from . import forward_ad
+from . import batching, forward_ad
 from .functional_call import functional_call
 from .jacobians import hessian, jacfwd, jacobian, jacrev
 from .transforms import grad, grad_and_value, jvp, vjp
+from .vmap import vmap
 
 __all__ = ["forward_ad", "functional_call", "grad", "grad_and_value", "hessian", "jacfwd",
-           "jacobian", "jacrev", "jvp", "vjp"]
+           "jacobian", "jacrev", "jvp", "vjp", "vmap"]

@@ -1,21 +1,26 @@
-"""Jacobians and Hessians: ``jacrev`` (one backward pass per output element), ``jacfwd``
-(one forward pass per input element), ``jacobian`` (picks the cheaper) and ``hessian``
-(forward-over-reverse).
+"""Jacobians and Hessians: ``jacrev`` (reverse mode), ``jacfwd`` (forward mode), ``jacobian``
+(picks the cheaper) and ``hessian`` (forward-over-reverse), all built on ``vmap``.
 
+``jacrev`` maps a ``vjp`` over the standard basis of the output, ``jacfwd`` a ``jvp`` over
+the standard basis of the input: each is one batched pass, not one pass per basis vector.
 Reverse mode suits many inputs and few outputs, forward mode the opposite: for
-f: R -> R^1000, ``jacfwd`` makes one pass where ``jacrev`` makes a thousand.
+f: R -> R^1000, ``jacfwd`` batches one basis vector where ``jacrev`` batches a thousand.
 The Jacobian of an output of shape ``S`` with respect to an input of shape ``T`` has shape
 ``S + T``.
 """
-from ..creation import zeros
+from ..autograd.grad_mode import no_grad
+from ..creation import eye, zeros
 from ..ops.join import stack
 from ..tensor import Tensor
 from .transforms import _split_aux, argnums_tuple, jvp, vjp
+from .batching_rules import RandomnessError
+from .vmap import vmap
 
 
-def jacrev(f, argnums=0, has_aux=False):
-    """The function computing ``f``'s Jacobian by reverse mode (a tuple for tuple argnums);
-    with ``has_aux``, ``f`` returns ``(output, aux)`` and so does the new function.
+def jacrev(f, argnums=0, has_aux=False, *, chunk_size=None):
+    """The function computing ``f``'s Jacobian by reverse mode (a tuple for tuple argnums):
+    ``vmap`` of ``vjp`` over the rows of the identity, ``chunk_size`` rows at a time if
+    given. With ``has_aux``, ``f`` returns ``(output, aux)`` and so does the new function.
 
     >>> import gpugrad as gg
     >>> gg.func.jacrev(lambda x: x * x)(gg.tensor([1.0, 2.0])).tolist()
@@ -23,18 +28,26 @@ def jacrev(f, argnums=0, has_aux=False):
     """
     def jac_f(*args):
         nums = argnums_tuple(argnums, len(args))
-        found = vjp(_partial(f, args, nums), *[args[i] for i in nums], has_aux=has_aux)
-        out, vjp_fn = found[0], found[1]
-        jacs = _rows(out, vjp_fn, [args[i] for i in nums])
+        chosen = [args[i] for i in nums]
+        g = _partial(f, args, nums)
+        if has_aux:  # the aux of one (differentiable) forward pass, as torch.func gives
+            out, _, aux = vjp(g, *chosen, has_aux=True)
+            g = _without_aux(g)
+        else:
+            with no_grad():  # only the output's shape is needed from this pass
+                out = g(*chosen)
+        out = _as_out(out, "jacrev")
+
+        jacs = _rows(g, chosen, out, chunk_size)
         jacs = jacs[0] if isinstance(argnums, int) else jacs
-        return (jacs, found[2]) if has_aux else jacs
+        return (jacs, aux) if has_aux else jacs
     return jac_f
 
 
-def jacfwd(f, argnums=0, has_aux=False):
-    """The function computing ``f``'s Jacobian by forward mode: one ``jvp`` per input element,
-    along each basis direction (a tuple for tuple argnums); with ``has_aux``, ``f`` returns
-    ``(output, aux)`` and so does the new function.
+def jacfwd(f, argnums=0, has_aux=False, *, randomness="error"):
+    """The function computing ``f``'s Jacobian by forward mode: ``vmap`` of ``jvp`` over
+    the input's standard basis (a tuple for tuple argnums); with ``has_aux``, ``f`` returns
+    ``(output, aux)`` and so does the new function. ``randomness`` is ``vmap``'s.
 
     >>> import gpugrad as gg
     >>> gg.func.jacfwd(lambda x: x * x)(gg.tensor([1.0, 2.0])).tolist()
@@ -42,8 +55,8 @@ def jacfwd(f, argnums=0, has_aux=False):
     """
     def jac_f(*args):
         nums = argnums_tuple(argnums, len(args))
-        g = (lambda *a: _split_aux(f(*a), True, "jacfwd")[0]) if has_aux else f
-        jacs = tuple(_columns(_partial(g, args, (i,)), args[i]) for i in nums)
+        g = _without_aux(f) if has_aux else f
+        jacs = tuple(_columns(_partial(g, args, (i,)), args[i], randomness) for i in nums)
         jacs = jacs[0] if isinstance(argnums, int) else jacs
         if has_aux:
             return jacs, _split_aux(f(*args), True, "jacfwd")[1]
@@ -60,13 +73,14 @@ def jacobian(f, x):
     [1.0, 1.0]
     """
     xs = (x,) if isinstance(x, Tensor) else tuple(x)
-    out, vjp_fn = vjp(f, *xs)
+    with no_grad():
+        out = f(*xs)
     if not isinstance(out, Tensor):
         raise TypeError(f"jacobian: f must return a Tensor, got {type(out).__name__}")
     if out.numel() > sum(t.numel() for t in xs):
         jacs = jacfwd(f, argnums=tuple(range(len(xs))))(*xs)
     else:
-        jacs = _rows(out, vjp_fn, xs)  # reuses the forward pass vjp just made
+        jacs = _rows(f, xs, out, None)
     return jacs[0] if isinstance(x, Tensor) else jacs
 
 
@@ -106,39 +120,51 @@ def _partial(f, args, nums):
     return g
 
 
-def _basis(like, k):
-    """The ``k``-th standard basis tensor of ``like``'s shape, dtype and device."""
-    e = zeros(like.numel(), dtype=like.dtype, device=like.device)
-    e[k] = 1
-    return e.reshape(like.shape)
+def _rows(g, xs, out, chunk_size):
+    """The Jacobians of ``g`` (whose output at ``xs`` looks like ``out``) w.r.t. ``xs``:
+    ``vmap`` of ``vjp`` over the rows of the identity, ``chunk_size`` rows at a time."""
+    if out.numel() == 0 or any(x.numel() == 0 for x in xs):
+        return tuple(_zeros(out.shape, x) for x in xs)
+
+    def row(basis_vector):
+        return vjp(g, *xs)[1](basis_vector)
+    basis = eye(out.numel(), dtype=out.dtype, device=out.device).reshape((-1,) + out.shape)
+    try:
+        found = vmap(row, chunk_size=chunk_size)(basis)
+    except RandomnessError:
+        found = _rows_by_backward(g, xs, basis)
+    return tuple(j.reshape(out.shape + x.shape) for j, x in zip(found, xs))
 
 
-def _rows(out, vjp_fn, xs):
-    """The Jacobians w.r.t. ``xs``, one ``vjp`` (backward pass) per output element."""
-    if not isinstance(out, Tensor):
-        raise TypeError(f"jacrev: f must return a Tensor, got {type(out).__name__}")
-    rows = [vjp_fn(_basis(out, k)) for k in range(out.numel())]
-    return tuple(_assemble([r[i] for r in rows], out.shape, x, dim=0) for i, x in enumerate(xs))
+def _rows_by_backward(g, xs, basis):
+    """torch.func's jacrev order where the forward cannot run batched (it draws random
+    numbers, as dropout does): one forward pass, then one backward pass per row."""
+    pullback = vjp(g, *xs)[1]
+    rows = [pullback(b) for b in basis]
+    return tuple(stack([r[k] for r in rows]) for k in range(len(xs)))
 
 
-def _columns(g, x):
-    """The Jacobian of ``g`` at ``x``, one ``jvp`` (forward pass) per element of ``x``."""
+def _without_aux(f):
+    return lambda *a: _split_aux(f(*a), True, "jacobian")[0]
+
+
+def _columns(g, x, randomness):
+    """The Jacobian of ``g`` at ``x``: ``vmap`` of ``jvp`` over ``x``'s standard basis."""
     if x.numel() == 0:
-        return _assemble([], _as_out(g(x)).shape, x, dim=1)
-    columns = [_as_out(jvp(g, (x,), (_basis(x, j),))[1]) for j in range(x.numel())]
-    return _assemble(columns, columns[0].shape, x, dim=1)
+        return _zeros(_as_out(g(x), "jacfwd").shape, x)
+
+    def column(tangent):
+        return _as_out(jvp(g, (x,), (tangent,))[1], "jacfwd")
+    basis = eye(x.numel(), dtype=x.dtype, device=x.device).reshape((-1,) + x.shape)
+    jac = vmap(column, out_dims=-1, randomness=randomness)(basis)
+    return jac.reshape(jac.shape[:-1] + x.shape)
 
 
-def _as_out(t):
+def _as_out(t, name):
     if not isinstance(t, Tensor):
-        raise TypeError(f"jacfwd: f must return a Tensor, got {type(t).__name__}")
+        raise TypeError(f"{name}: f must return a Tensor, got {type(t).__name__}")
     return t
 
 
-def _assemble(pieces, out_shape, x, dim):
-    """Stack flattened rows (dim 0) or columns (dim 1) into a Jacobian of shape
-    ``out_shape + x.shape``; stacking is differentiable, so Jacobians nest."""
-    if not pieces:
-        return zeros(tuple(out_shape) + x.shape, dtype=x.dtype, device=x.device)
-    flat = stack([p.reshape(-1) for p in pieces], dim)
-    return flat.reshape(tuple(out_shape) + x.shape)
+def _zeros(out_shape, x):
+    return zeros(tuple(out_shape) + x.shape, dtype=x.dtype, device=x.device)

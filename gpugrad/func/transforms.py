@@ -6,13 +6,20 @@ A reverse transform differentiates with respect to a stand-in for each argument 
 the argument's tangents, so a forward level outside sees through it. It builds the graph
 of its result only when an outer reverse transform (or ``.backward``) could use it: when the
 function's graph reaches a tensor that requires grad other than those stand-ins.
+
+Under ``vmap`` the transforms work on physical tensors (see ``batching.py``): each input is
+lowered to a plain tensor batched (expanded, a view) at every active vmap level, so the
+graph, the tangents and therefore the gradients are per example; results are wrapped back.
 """
+import itertools
+import warnings
+
 from ..autograd.api import grad as _autograd_grad
 from ..autograd.function import Function
 from ..autograd.grad_mode import enable_grad, state
-from ..creation import zeros_like
+from ..creation import ones_like, zeros_like
 from ..tensor import Tensor
-from . import forward_ad
+from . import batching, forward_ad
 
 
 def vjp(f, *primals, has_aux=False):
@@ -24,6 +31,13 @@ def vjp(f, *primals, has_aux=False):
     >>> vjp_fn(gg.ones(2))[0].tolist()
     [2.0, 4.0]
     """
+    levels = batching.active_levels()
+    if levels:
+        return _lowered_vjp(f, primals, has_aux, levels)
+    return _vjp(f, primals, has_aux)
+
+
+def _vjp(f, primals, has_aux):
     with enable_grad():
         tracked = [_track(p) for p in primals]
         out = f(*tracked)
@@ -35,6 +49,8 @@ def vjp(f, *primals, has_aux=False):
         cots = _flatten(cotangents, "vjp_fn")
         if len(cots) != len(outs):
             raise ValueError(f"vjp_fn: got {len(cots)} cotangents for {len(outs)} outputs")
+        if any(isinstance(c, batching.BatchedTensor) for c in cots):
+            return _per_example(vjp_fn, cotangents, ())
         used = [(o, c) for o, c in zip(outs, cots) if o.requires_grad]
         create = state.grad_enabled and (outer or any(c.requires_grad for c in cots))
         grads = [None] * len(tracked)
@@ -45,6 +61,54 @@ def vjp(f, *primals, has_aux=False):
 
     result = _unflatten([o if outer else _drop_graph(o) for o in outs], out)
     return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
+
+
+def _lowered_vjp(f, primals, has_aux, levels):
+    """``vjp`` inside vmap: on physical tensors batched at every active level."""
+    phys = [batching.to_physical(_tensor_arg(p, "vjp"), levels) for p in primals]
+
+    def f_phys(*ps):
+        out = f(*[batching.batched(p, levels) for p in ps])
+        out, aux = _split_aux(out, has_aux, "vjp")
+        outs = [batching.to_physical(o, levels) for o in _flatten(out, "vjp")]
+        return _unflatten(outs, out), aux
+
+    out, phys_fn, aux = _vjp(f_phys, phys, True)
+
+    def vjp_fn(cotangents):
+        cots = _flatten(cotangents, "vjp_fn")
+        if any(lv not in levels for c in cots for lv in batching.unwrap(c)[1]):
+            return _per_example(vjp_fn, cotangents, levels)
+        grads = phys_fn(_unflatten([batching.to_physical(c, levels) for c in cots],
+                                   cotangents))
+        return tuple(batching.batched(g, levels) for g in grads)
+
+    result = _unflatten([batching.batched(o, levels) for o in _flatten(out, "vjp")], out)
+    return (result, vjp_fn, aux) if has_aux else (result, vjp_fn)
+
+
+def _per_example(vjp_fn, cotangents, levels):
+    """``vjp_fn`` of cotangents batched at vmap levels its graph was not built at (a
+    ``vjp_fn`` made outside ``vmap``): one backward pass per example of those levels."""
+    cots = _flatten(cotangents, "vjp_fn")
+    extra = sorted({lv for c in cots for lv in batching.unwrap(c)[1] if lv not in levels})
+    warnings.warn("vmap of a vjp_fn made outside vmap runs one backward pass per example; "
+                  "call vjp inside the vmapped function to batch it",
+                  batching.VmapFallbackWarning, stacklevel=3)
+    sizes = batching.batch_sizes(extra)
+    results = []
+    for idx in itertools.product(*map(range, sizes)):
+        pick = dict(zip(extra, idx))
+        results.append(vjp_fn(_unflatten([batching.select(c, pick) for c in cots],
+                                         cotangents)))
+    return tuple(batching.join(list(group), extra, sizes) for group in zip(*results))
+
+
+def _tensor_arg(x, name):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected Tensor arguments to differentiate, got "
+                        f"{type(x).__name__}")
+    return x
 
 
 def grad(f, argnums=0, has_aux=False):
@@ -79,6 +143,8 @@ def grad_and_value(f, argnums=0, has_aux=False):
 
 def _grad_and_value(f, argnums, has_aux, args):
     nums = argnums_tuple(argnums, len(args))
+    if batching.active_levels():
+        return _lowered_grad_and_value(f, argnums, nums, has_aux, args)
     args = list(args)
     with enable_grad():
         tracked = [_track(args[i]) for i in nums]
@@ -100,6 +166,23 @@ def _grad_and_value(f, argnums, has_aux, args):
     return grads, ((value, aux) if has_aux else value)
 
 
+def _lowered_grad_and_value(f, argnums, nums, has_aux, args):
+    """``grad_and_value`` inside vmap, as a ``vjp`` (which lowers to physical tensors)."""
+    def chosen_f(*chosen):
+        full = list(args)
+        for i, value in zip(nums, chosen):
+            full[i] = value
+        return f(*full)
+    found = vjp(chosen_f, *[args[i] for i in nums], has_aux=has_aux)
+    value = found[0]
+    if not isinstance(value, Tensor) or value.numel() != 1:
+        raise ValueError("grad: f must return a tensor with one element (use vjp or jacrev "
+                         "for other outputs)")
+    grads = found[1](ones_like(value))
+    grads = grads[0] if isinstance(argnums, int) else grads
+    return grads, ((value, found[2]) if has_aux else value)
+
+
 def jvp(f, primals, tangents, has_aux=False):
     """``(f(*primals), J tangents)`` in one forward pass that carries the tangents along.
 
@@ -114,6 +197,13 @@ def jvp(f, primals, tangents, has_aux=False):
     primals, tangents = _as_tuple(primals), _as_tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    levels = batching.active_levels()
+    if levels:
+        return _lowered_jvp(f, primals, tangents, has_aux, levels)
+    return _jvp(f, primals, tangents, has_aux)
+
+
+def _jvp(f, primals, tangents, has_aux):
     with forward_ad.dual_level() as level:
         duals = [forward_ad.make_dual(p, t, level) for p, t in zip(primals, tangents)]
         out = f(*duals)
@@ -123,6 +213,28 @@ def jvp(f, primals, tangents, has_aux=False):
     # The level is over: an alias made now keeps the outer levels' tangents only.
     primal_outs = [forward_ad.strip_level(o, level) for o in outs]
     result = (_unflatten(primal_outs, out), _unflatten(tangent_outs, out))
+    return result + (aux,) if has_aux else result
+
+
+def _lowered_jvp(f, primals, tangents, has_aux, levels):
+    """``jvp`` inside vmap: on physical tensors batched at every active level."""
+    ps = [batching.to_physical(_tensor_arg(p, "jvp"), levels) for p in primals]
+    ts = [batching.to_physical(_tensor_arg(t, "jvp"), levels) for t in tangents]
+    for p, t, lp, lt in zip(ps, ts, primals, tangents):
+        if lp.shape != lt.shape:
+            raise ValueError(f"forward AD: tangent of shape {lt.shape} for a primal of shape "
+                             f"{lp.shape}")
+
+    def f_phys(*duals):
+        out = f(*[batching.batched(d, levels) for d in duals])
+        out, aux = _split_aux(out, has_aux, "jvp")
+        outs = [batching.to_physical(o, levels) for o in _flatten(out, "jvp")]
+        return _unflatten(outs, out), aux
+
+    out, tangent_out, aux = _jvp(f_phys, ps, ts, True)
+    wrap = lambda t: _unflatten(  # noqa: E731
+        [batching.batched(o, levels) for o in _flatten(t, "jvp")], t)
+    result = (wrap(out), wrap(tangent_out))
     return result + (aux,) if has_aux else result
 
 

@@ -1,8 +1,9 @@
 """Parameter initialisation, in place, with PyTorch's names, gains and fan conventions.
 
 Every draw comes from the generator of the tensor's backend (seeded by ``gg.manual_seed``),
-so initialisation is reproducible. Functions write ``tensor._data`` directly: initialising a
-parameter is not part of any graph.
+or from the ``gg.Generator`` passed as ``generator=``, so initialisation is reproducible.
+Functions write ``tensor._data`` directly: initialising a parameter is not part of any
+graph.
 """
 import math
 import warnings
@@ -36,11 +37,14 @@ def calculate_gain(nonlinearity, param=None):
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
-def _draw(tensor, sample):
-    """Fill ``tensor`` with ``sample(generator, dtype)``; float16 is drawn in float32."""
+def _draw(tensor, sample, generator=None, op="init"):
+    """Fill ``tensor`` with ``sample(generator, dtype)``; float16 is drawn in float32.
+    ``generator`` is a ``gg.Generator`` on the tensor's device, or None for the global one."""
+    from ..random import generator_for
     if tensor.dtype.kind != "f":
         raise TypeError(f"init: expected a floating point tensor, got {tensor.dtype}")
-    gen = tensor._backend.generator(tensor.device)
+    with tensor._backend.device_context(tensor.device):
+        gen = generator_for(generator, tensor.device, op, tensor._backend)
     dtype = np.float64 if tensor.dtype == np.float64 else np.float32
     with tensor._backend.device_context(tensor.device):
         values = sample(gen, dtype)
@@ -49,7 +53,7 @@ def _draw(tensor, sample):
     return tensor
 
 
-def uniform_(tensor, a=0.0, b=1.0):
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with samples of U(a, b).
 
     >>> import gpugrad as gg
@@ -57,17 +61,19 @@ def uniform_(tensor, a=0.0, b=1.0):
     >>> bool(w.min() >= -1 and w.max() < 1)
     True
     """
-    return _draw(tensor, lambda g, dt: a + (b - a) * g.random(tensor.shape, dtype=dt))
+    return _draw(tensor, lambda g, dt: a + (b - a) * g.random(tensor.shape, dtype=dt),
+                 generator, "uniform_")
 
 
-def normal_(tensor, mean=0.0, std=1.0):
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with samples of N(mean, std^2).
 
     >>> import gpugrad as gg
     >>> gg.nn.init.normal_(gg.empty(2, 3)).shape
     (2, 3)
     """
-    return _draw(tensor, lambda g, dt: mean + std * g.standard_normal(tensor.shape, dtype=dt))
+    return _draw(tensor, lambda g, dt: mean + std * g.standard_normal(tensor.shape, dtype=dt),
+                 generator, "normal_")
 
 
 def constant_(tensor, val):
@@ -119,7 +125,7 @@ def _fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
-def xavier_uniform_(tensor, gain=1.0):
+def xavier_uniform_(tensor, gain=1.0, generator=None):
     """Glorot uniform: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)).
 
     >>> import gpugrad as gg
@@ -128,10 +134,10 @@ def xavier_uniform_(tensor, gain=1.0):
     """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor, gain=1.0):
+def xavier_normal_(tensor, gain=1.0, generator=None):
     """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out)).
 
     >>> import gpugrad as gg
@@ -139,14 +145,14 @@ def xavier_normal_(tensor, gain=1.0):
     (3, 4)
     """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 def _kaiming_std(tensor, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
 
 
-def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """He uniform: U(-b, b) with b = gain * sqrt(3 / fan); ``a`` is the leaky-relu slope.
 
     >>> import gpugrad as gg
@@ -157,10 +163,10 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     if tensor.numel() == 0:
         return tensor
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """He normal: N(0, std^2) with std = gain / sqrt(fan).
 
     >>> import gpugrad as gg
@@ -169,10 +175,10 @@ def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
     """
     if tensor.numel() == 0:
         return tensor
-    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 
-def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with samples of N(mean, std^2) truncated to [a, b] (absolute bounds, as in
     PyTorch), by the inverse CDF: a uniform draw between the CDF values of a and b, mapped
     back through erfinv.
@@ -195,7 +201,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
         u = xp.clip(u, -1 + 2.0 ** -52, 1 - 2.0 ** -52)
         values = mean + std * math.sqrt(2.0) * _erfinv(xp, u)
         return xp.clip(values, a, b).astype(dtype)
-    return _draw(tensor, sample)
+    return _draw(tensor, sample, generator, "trunc_normal_")
 
 
 def _normal_cdf(x):
@@ -250,7 +256,7 @@ def _erfinv_scalar(y):
     return math.copysign(x, y)
 
 
-def orthogonal_(tensor, gain=1.0):
+def orthogonal_(tensor, gain=1.0, generator=None):
     """Fill with a (semi-)orthogonal matrix times ``gain``: the Q of a Gaussian matrix's QR,
     signs fixed by R's diagonal so Q is uniformly distributed (Saxe et al.). Trailing
     dimensions are flattened. The QR runs in NumPy on the host; the Gaussian is drawn by
@@ -267,8 +273,10 @@ def orthogonal_(tensor, gain=1.0):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    gaussian = _draw(tensor._like(tensor._backend.xp.empty((rows, cols), np.float64)),
-                     lambda g, dt: g.standard_normal((rows, cols), dtype=dt))
+    with tensor._backend.device_context(tensor.device):  # on the tensor's own GPU
+        scratch = tensor._like(tensor._backend.xp.empty((rows, cols), np.float64))
+    gaussian = _draw(scratch, lambda g, dt: g.standard_normal((rows, cols), dtype=dt),
+                     generator, "orthogonal_")
     flat = gaussian._host()
     if rows < cols:
         flat = flat.T

@@ -256,7 +256,7 @@ def div(a, b, *, rounding_mode=None):
     if rounding_mode is not None:
         return _rounded_div(a, b, rounding_mode)
     a, b = operands(a, b, "div")
-    if a._data.dtype.kind != "f":
+    if a.dtype.kind != "f":  # Tensor.dtype: bfloat16 arrays say "V"
         dtype = get_default_dtype()
         a, b = a.to(dtype=dtype), b.to(dtype=dtype)
     return Div.apply(a, b)
@@ -341,7 +341,7 @@ def _rounded_div(a, b, mode):
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                          f"but found '{mode}'")
     a, b = operands(a, b, "div")
-    if a._data.dtype.kind == "f":
+    if a.dtype.kind == "f":
         from .unary import trunc
         return trunc(Div.apply(a, b))
     if a._data.dtype.kind == "b":

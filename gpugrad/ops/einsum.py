@@ -134,6 +134,33 @@ def _sizes(subs, operands):
     return sizes
 
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _from_sublists(args):
+    """PyTorch's sublist format, ``einsum(op1, [0, 1], op2, [1, 2], [0, 2])`` (ints below 52
+    name dims, ``...`` is Ellipsis; a final list without operand is the output), as
+    ``(equation, operands)``."""
+    operands, subs = list(args[0::2]), list(args[1::2])
+    output = None
+    if len(operands) == len(subs) + 1 and not isinstance(operands[-1], Tensor):
+        output = operands.pop()
+    if len(subs) != len(operands):
+        raise ValueError("einsum(): the sublist format takes pairs of an operand and its "
+                         "sublist, and an optional output sublist")
+
+    def word(sublist):
+        try:
+            return "".join("..." if d is Ellipsis else _LETTERS[d] for d in sublist)
+        except (TypeError, IndexError):
+            raise ValueError(f"einsum(): sublist entries must be ints in [0, 52) or Ellipsis, "
+                             f"got {sublist!r}") from None
+    equation = ",".join(word(s) for s in subs)
+    if output is not None:
+        equation += "->" + word(output)
+    return equation, tuple(operands)
+
+
 @public_op
 def einsum(equation, *operands):
     """Sum of products of ``operands`` as named by ``equation`` (NumPy's and PyTorch's
@@ -148,10 +175,14 @@ def einsum(equation, *operands):
     tensor(5.)
     >>> gg.einsum("...j,j", [a, b])
     tensor([21., 43.])
+    >>> gg.einsum(a, [0, 1], b, [1], [0])  # the sublist format: ints name the dims
+    tensor([21., 43.])
     """
+    if isinstance(equation, Tensor):
+        equation, operands = _from_sublists((equation,) + operands)
     if not isinstance(equation, str):
         raise TypeError(f"einsum(): argument 'equation' must be a string, not "
-                        f"{type(equation).__name__} (the sublist format is not supported)")
+                        f"{type(equation).__name__}")
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     for i, t in enumerate(operands):

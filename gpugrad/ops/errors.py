@@ -120,10 +120,31 @@ def public_op(fn):
     leading = [p.name for p in list(inspect.signature(fn).parameters.values())[:2]
                if p.kind is not p.VAR_KEYWORD] + ["None", "None"]
     subject = ", ".join(leading[:2])
+    # Ops that autocast may cast (gpugrad.amp.policy) also read one process-wide flag; the
+    # others have no autocast code at all.
+    from ..amp import autocast_mode as amp, policy
+    autocasts = ""
+    if name in policy.NAMES:
+        positional = [a for a in call if "=" not in a and not a.startswith("**")]
+        keywords = [f"{a.split('=')[0]!r}: {a.split('=')[0]}" for a in call if "=" in a]
+        keywords += [a for a in call if a.startswith("**")]
+        names = tuple(p.name for p in inspect.signature(fn).parameters.values())
+        autocasts = (f"            if _amp[0]:  # some thread is in gg.autocast: see amp.apply\n"
+                     f"                _out = _autocast(_self, {name!r}, {names!r}, "
+                     f"({''.join(a + ', ' for a in positional)}), "
+                     f"{{{', '.join(keywords)}}})\n"
+                     f"                if _out is not _skip:\n"
+                     f"                    return _out\n")
     # The common case (a CPU tensor first) costs one class check and one attribute read.
-    source = (f"def _make(_fn, _defaults, _convert, _scope, _Tensor):\n"
+    source = (f"def _make(_fn, _defaults, _convert, _scope, _Tensor, _batching, _amp, "
+              f"_autocast, _skip):\n"
               f"    def {name}({', '.join(params)}):\n"
               f"        try:\n"
+              f"            if _batching[0] is not None:  # inside gg.func.vmap: see BATCHING\n"
+              f"                _out = _batching[0]({name!r}, _fn, {', '.join(call)})\n"
+              f"                if _out is not NotImplemented:\n"
+              f"                    return _out\n"
+              + autocasts +
               f"            _first = {leading[0]}\n"
               f"            if _first.__class__ is not _Tensor:\n"
               f"                _within = _scope({subject})\n"
@@ -140,13 +161,23 @@ def public_op(fn):
               f"            if _new is None:\n"
               f"                raise\n"
               f"            raise _new.with_traceback(_err.__traceback__) from None\n"
+              f"    _self = {name}\n"
               f"    return {name}\n")
     scope = {}
     # The module's globals, so that doctest and inspect see the wrapper as the module's own.
     exec(compile(source, f"<gpugrad op boundary of {name}>", "exec"), fn.__globals__, scope)
     from ..tensor import Tensor  # defined by now: the op modules import it first
-    wrapper = scope["_make"](fn, defaults, _converted, _device_scope, Tensor)
+    wrapper = scope["_make"](fn, defaults, _converted, _device_scope, Tensor, BATCHING,
+                             amp.ACTIVE, amp.apply, amp.SKIP)
     return functools.update_wrapper(wrapper, fn)
+
+
+# ---- gg.func.vmap's hook ---------------------------------------------------------------
+# While a vmap is active anywhere, BATCHING[0] is its dispatcher (gpugrad/func/batching.py):
+# every public op first offers it the op's name, its undecorated function and its arguments;
+# it runs the op's batching rule when an argument is a batched tensor and returns
+# NotImplemented otherwise. Outside vmap the whole cost is this one test of BATCHING[0].
+BATCHING = [None]
 
 
 _Tensor = []  # gpugrad.tensor.Tensor, looked up on first use (that module imports this one)

@@ -12,6 +12,7 @@ from ..autograd.grad_mode import state
 from ..tensor import Tensor
 from ._util import norm_dim
 from .shape import mark_shared_tangents
+from ..backends.checks import require_valid
 from .errors import IndexRangeError, ShapeError, public_op
 
 
@@ -131,6 +132,30 @@ def _convert(part, like):
     return part
 
 
+def _check_array_parts(name, shape, index):
+    """NumPy raises for an integer-array index out of [-n, n); CuPy silently reads another
+    element instead (it does not bounds-check), so GPU tensors check each such part."""
+    parts = index if isinstance(index, tuple) else (index,)
+    used = sum(p.ndim if getattr(p, "dtype", None) is not None and p.dtype.kind == "b"
+               else 0 if p is None or p is Ellipsis or isinstance(p, bool) else 1
+               for p in parts)
+    dim = 0
+    for p in parts:
+        if p is Ellipsis:
+            dim += len(shape) - used
+        elif getattr(p, "dtype", None) is not None and p.dtype.kind == "b":
+            dim += p.ndim
+        elif getattr(p, "dtype", None) is not None:
+            if dim < len(shape):
+                n = shape[dim]
+                require_valid((p < -n) | (p >= n), IndexRangeError, lambda value, n=n, d=dim: (
+                    f"{name}: index {'' if value is None else str(value) + ' '}is out of "
+                    f"bounds for dimension {d} with size {n}"), p)
+            dim += 1
+        elif p is not None and not isinstance(p, bool):
+            dim += 1
+
+
 def normalize_index(index, like):
     if isinstance(index, tuple):
         return tuple(_convert(p, like) for p in index)
@@ -152,6 +177,8 @@ def getitem(a, index):
             [5, 3]])
     """
     index = normalize_index(index, a)
+    if a._backend.xp is not np:
+        _check_array_parts("index", a.shape, index)
     split = _ints_first(index)
     if split is not None:
         return getitem(getitem(a, split[0]), split[1])
@@ -221,12 +248,10 @@ def _index_array(name, a, index, ndim):
 
 def _check_range(name, idx, size, dim):
     """PyTorch rejects indices outside [0, size) in gather/scatter/index_select; NumPy
-    would wrap a negative one around and silently read or write the wrong element."""
-    bad = (idx < 0) | (idx >= size)
-    if bool(bad.any()):  # one reduction (one host sync on a GPU); the value only on error
-        value = int(idx[bad].reshape(-1)[0])
-        raise IndexRangeError(f"{name}: index {value} is out of bounds for dimension {dim} "
-                              f"with size {size}")
+    would wrap a negative one around and CuPy read or write some other element."""
+    require_valid((idx < 0) | (idx >= size), IndexRangeError, lambda value: (
+        f"{name}: index {'' if value is None else str(value) + ' '}is out of bounds for "
+        f"dimension {dim} with size {size}"), idx)
 
 
 def _check_index_shape(name, a, index, dim, src=None):

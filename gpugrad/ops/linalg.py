@@ -14,6 +14,10 @@ class MatMul(Function):
     def forward(ctx, xp, a, b):
         if a.shape[-1] != b.shape[-2]:
             raise ShapeError(f"matmul: {tuple(a.shape)} @ {tuple(b.shape)}")
+        if a.dtype.name == "bfloat16":
+            # ml_dtypes' own loop is slow and returns float32: do what PyTorch's CPU
+            # kernels do, a float32 product rounded back to bfloat16.
+            return xp.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
         return xp.matmul(a, b)
 
     @staticmethod

@@ -33,6 +33,10 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, xp, a, axes, keepdim):
         ctx.axes, ctx.keepdim = axes, keepdim
+        if a.dtype.kind in "u":  # PyTorch sums uint8 in int64, NumPy in uint64
+            return xp.sum(a, axis=axes, keepdims=keepdim, dtype=xp.int64)
+        if a.dtype.name == "bfloat16":  # PyTorch accumulates in float32 and rounds once
+            return xp.sum(a, axis=axes, keepdims=keepdim, dtype=xp.float32).astype(a.dtype)
         return xp.sum(a, axis=axes, keepdims=keepdim)
 
     @staticmethod
@@ -48,6 +52,8 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, xp, a, axes, keepdim):
         ctx.axes, ctx.keepdim = axes, keepdim
+        if a.dtype.name == "bfloat16":  # PyTorch accumulates in float32 and rounds once
+            return xp.mean(a, axis=axes, keepdims=keepdim, dtype=xp.float32).astype(a.dtype)
         return xp.mean(a, axis=axes, keepdims=keepdim)
 
     @staticmethod
@@ -261,7 +267,7 @@ def sum(a, dim=None, keepdim=False, *, dtype=None):
     >>> gg.ones(2, 3).sum(1).tolist()
     [3.0, 3.0]
     >>> gg.sum(gg.tensor([1, 2]), dtype=gg.float64)
-    tensor(3., dtype=float64)
+    tensor(3., dtype=gpugrad.float64)
     """
     out = Sum.apply(_cast(a, dtype), axes=norm_dims(dim, a.ndim), keepdim=keepdim)
     return _exactly(out, dtype)
@@ -498,14 +504,16 @@ def sum_to_size(a, shape):
 
 
 @public_op
-def norm(a, p=2, dim=None, keepdim=False):
+def norm(a, p=2, dim=None, keepdim=False, dtype=None):
     """The vector ``p``-norm over ``dim`` (None: all elements; p = 2 or "fro", 1, inf or any
-    positive number).
+    positive number); ``dtype`` casts the input first, as PyTorch's.
 
     >>> import gpugrad as gg
     >>> gg.tensor([[3.0, 4.0], [0.0, 1.0]]).norm(dim=1).tolist()
     [5.0, 1.0]
     """
+    if dtype is not None:
+        a = a.to(dtype=dtype)
     check_floating("norm", a)
     if p == "fro":
         p = 2

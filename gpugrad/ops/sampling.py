@@ -1,5 +1,5 @@
-"""Random sampling from the generator ``gg.manual_seed`` seeds: randperm, normal, bernoulli,
-multinomial, randint_like.
+"""Random sampling from the generator ``gg.manual_seed`` seeds, or a ``gg.Generator`` passed
+as ``generator=``: randperm, normal, bernoulli, multinomial, randint_like.
 
 Samples of ``normal`` and ``bernoulli`` are differentiable as in PyTorch: the output stays
 in the graph when a parameter requires grad, and the gradient is zero (the draw is not
@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..creation import _make
 from ..dtypes import as_dtype, get_default_dtype
+from ..random import generator_for
 from ..tensor import Tensor
 from .errors import DTypeError, ShapeError, not_a_tensor, public_op
 
@@ -37,16 +38,11 @@ class Draw(Function):
         return out._like(out._backend.xp.zeros_like(out._data))
 
 
-def _no_generator(name, generator):
-    if generator is not None:
-        raise TypeError(f"{name}: generator objects are not supported; seed the global "
-                        f"generator with gg.manual_seed")
-
-
-def _generator(t):
-    """The generator of ``t``'s device, fetched inside its device context."""
+def _generator(t, generator, name):
+    """``generator``'s draws (a ``gg.Generator`` on ``t``'s device), or else the global
+    generator of ``t``'s device, fetched inside its device context."""
     with t._backend.device_context(t._device):
-        return t._backend.generator(t._device)
+        return generator_for(generator, t._device, name, t._backend)
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
@@ -56,11 +52,11 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False,
     >>> sorted(gg.randperm(5).tolist())
     [0, 1, 2, 3, 4]
     """
-    _no_generator("randperm", generator)
     if not isinstance(n, numbers.Integral) or n < 0:
         raise RuntimeError(f"randperm: n must be a non-negative int, got {n!r}")
-    dt = as_dtype(dtype) or np.dtype(np.int64)
-    return _make(device, requires_grad, lambda xp, g: xp.argsort(g.random(int(n))).astype(dt))
+    dt = as_dtype(dtype) or as_dtype(np.int64)
+    return _make(device, requires_grad, lambda xp, g: xp.argsort(g.random(int(n))).astype(dt),
+                 dt, generator, "randperm")
 
 
 @public_op
@@ -73,7 +69,6 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     >>> gg.normal(gg.zeros(2, 3), 1.0).shape, gg.normal(0.0, 2.0, (4,)).shape
     ((2, 3), (4,))
     """
-    _no_generator("normal", generator)
     tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
     for name, value in (("mean", mean), ("std", std)):
         if not isinstance(value, (Tensor, numbers.Real)) or isinstance(value, bool):
@@ -86,7 +81,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
         dt = as_dtype(dtype) or get_default_dtype()
         shape = tuple(size)
         return _make(device, requires_grad, lambda xp, g: (
-            mean + std * g.standard_normal(shape)).astype(dt))
+            mean + std * g.standard_normal(shape)).astype(dt), dt, generator, "normal")
     like = tensors[0]
     if like.dtype.kind != "f":
         raise DTypeError(f"normal: expected floating point mean and std, got {like.dtype}")
@@ -100,7 +95,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None,
     except ValueError:
         raise ShapeError(f"normal: the shapes of mean {np.shape(m)} and std {np.shape(s)} do "
                          f"not broadcast") from None
-    z = _generator(like).standard_normal(shape)
+    z = _generator(like, generator, "normal").standard_normal(shape)
     return Draw.apply(*tensors, value=xp.asarray(m + s * z).astype(like.dtype))
 
 
@@ -113,14 +108,13 @@ def bernoulli(input, p=None, *, generator=None):
     >>> gg.bernoulli(gg.tensor([0.0, 1.0, 1.0]))
     tensor([0., 1., 1.])
     """
-    _no_generator("bernoulli", generator)
     if input.dtype.kind != "f":
         raise DTypeError(f"bernoulli: expected a floating point input, got {input.dtype}")
     prob = input._data if p is None else float(p)
     xp = input._backend.xp
     if not bool(((xp.asarray(prob) >= 0) & (xp.asarray(prob) <= 1)).all()):
         raise RuntimeError("bernoulli: expected all probabilities in [0, 1]")
-    u = _generator(input).random(input.shape)
+    u = _generator(input, generator, "bernoulli").random(input.shape)
     return Draw.apply(input, value=(u < prob).astype(input.dtype))
 
 
@@ -136,7 +130,6 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     tensor([[1, 1],
             [0, 0]])
     """
-    _no_generator("multinomial", generator)
     if input.dtype.kind != "f":
         raise DTypeError(f"multinomial only supports floating-point dtypes for input, got: "
                          f"{input.dtype}")
@@ -157,7 +150,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     if w.shape[0] and not bool((total > 0).all()):
         raise RuntimeError("multinomial: invalid multinomial distribution (sum of "
                            "probabilities <= 0)")
-    gen = _generator(input)
+    gen = _generator(input, generator, "multinomial")
     if replacement:
         # Inverse CDF: the first category whose cumulative share exceeds u ~ U(0, 1). Row r
         # is shifted by r, so one searchsorted over all rows finds every sample.
@@ -177,13 +170,14 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     return input._like(xp.ascontiguousarray(out))
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False):
+def randint_like(input, low=0, high=None, *, generator=None, dtype=None, device=None,
+                 requires_grad=False):
     """Random integers in ``[low, high)`` (``[0, low)`` with one bound) in ``input``'s shape,
-    dtype and device (unless given).
+    dtype and device (unless given), from ``generator`` or the global generator.
 
     >>> x = gg.randint_like(gg.zeros(2, 3), 10)
     >>> x.shape, x.dtype, bool(((x >= 0) & (x < 10)).all())
-    ((2, 3), dtype('float32'), True)
+    ((2, 3), gpugrad.float32, True)
     """
     if not isinstance(input, Tensor):
         raise not_a_tensor("randint_like", input)
@@ -195,4 +189,5 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_g
     dt = as_dtype(dtype) or input.dtype
     shape = input.shape
     return _make(device or input.device, requires_grad,
-                 lambda xp, g: g.integers(low, high, size=shape).astype(dt))
+                 lambda xp, g: g.integers(low, high, size=shape).astype(dt),
+                 dt, generator, "randint_like")

@@ -117,7 +117,7 @@ def cumsum(a, dim, *, dtype=None):
     >>> gg.tensor([1, 2, 3]).cumsum(0).tolist()
     [1, 3, 6]
     >>> gg.cumsum(gg.tensor([1, 2]), 0, dtype=gg.float64)
-    tensor([1., 3.], dtype=float64)
+    tensor([1., 3.], dtype=gpugrad.float64)
     """
     return _scan(Cumsum, a, dim, dtype)
 

@@ -28,11 +28,19 @@ class Clamp(Function):
 
 
 def _clamp_inside(ctx, a):
-    """Where the derivative of clamp is 1: lo <= a <= hi (bounds included, as in PyTorch)."""
-    inside = a._data >= ctx.lo if ctx.lo is not None else True
-    if ctx.hi is not None:
-        inside = inside & (a._data <= ctx.hi)
-    return a._like(inside)
+    """clamp's derivative, PyTorch's (2.14 on) rule: 1 strictly between the bounds, 0 at a
+    number bound (as relu's at 0), half at a tensor bound the input ties (the tie rule of
+    ``maximum``/``minimum``). PyTorch releases before 2.14 passed it at the bounds."""
+    x = a._data
+    weight = None
+    for bound, side in ((ctx.lo, 1), (ctx.hi, -1)):
+        if bound is None:
+            continue
+        part = (x * side > bound * side).astype(x.dtype)
+        if hasattr(bound, "shape") and not isinstance(bound, np.generic):  # a tensor's array
+            part = part + (x == bound) * 0.5
+        weight = part if weight is None else weight * part
+    return a._like(weight)
 
 
 class Maximum(Function):
@@ -115,7 +123,8 @@ class Where(Function):
 @public_op
 def clamp(a, min=None, max=None):
     """Clip values to ``[min, max]`` (either bound may be None; tensor bounds get no
-    gradient). An integer tensor with a float bound gives float32, as in PyTorch.
+    gradient). An integer tensor with a float bound gives float32, as in PyTorch. The
+    gradient is 0 at a number bound and half at a tied tensor bound (PyTorch 2.14's rule).
 
     >>> gg.clamp(gg.tensor([-2.0, 0.5, 3.0]), min=0.0, max=1.0)
     tensor([0. , 0.5, 1. ])
@@ -124,7 +133,7 @@ def clamp(a, min=None, max=None):
     """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    if a._data.dtype.kind != "f" and (_is_float(min) or _is_float(max)):
+    if a.dtype.kind != "f" and (_is_float(min) or _is_float(max)):
         a = a.to(dtype=get_default_dtype())
     return Clamp.apply(a, lo=_bound(min, a), hi=_bound(max, a))
 

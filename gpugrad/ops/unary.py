@@ -420,7 +420,7 @@ class Round(Floor):
 
 def _floating(a):
     """Integer and bool inputs of the float-valued functions compute in float32 (PyTorch)."""
-    return a if a._data.dtype.kind == "f" else a.to(dtype=get_default_dtype())
+    return a if a.dtype.kind == "f" else a.to(dtype=get_default_dtype())  # bfloat16 too
 
 
 @public_op
@@ -560,7 +560,7 @@ def log10(a):
     """The base-10 logarithm.
 
     >>> gg.log10(gg.tensor([1.0, 0.01], dtype=gg.float64))
-    tensor([ 0., -2.], dtype=float64)
+    tensor([ 0., -2.], dtype=gpugrad.float64)
     """
     return Log10.apply(_floating(a))
 
@@ -610,7 +610,7 @@ def erf(a):
 
 def _rounding(op, a, **params):
     # Integer and bool tensors are already whole: PyTorch returns a copy of the same dtype.
-    return a.clone() if a._data.dtype.kind != "f" else op.apply(a, **params)
+    return a.clone() if a.dtype.kind != "f" else op.apply(a, **params)
 
 
 @public_op

@@ -2,6 +2,10 @@
 
 On CuPy arrays each parameter's step is one fused kernel (``kernels/optim.py``).
 """
+import math
+
+import numpy as np
+
 from ..backends import get_array_module
 from ..kernels import optim as fused
 from ..sparse import RowSparseGrad
@@ -68,11 +72,34 @@ def sparse_sgd(params, indices, values, *, lr, maximize=False):
     array([ 1.,  1., -1.])
     """
     for param, rows, grad_rows in zip(params, indices, values):
+        if _rows_in_place(param, rows, grad_rows):
+            from ..kernels import _cpu_sparse  # imports Numba: on first use only
+            width = math.prod(param.shape[1:])
+            _cpu_sparse.add_scaled_rows(param.reshape(param.shape[0], width), rows,
+                                        grad_rows.reshape(rows.shape[0], width),
+                                        param.dtype.type(lr if maximize else -lr))
+            continue
         update = lr * grad_rows
         if maximize:
             param[rows] += update
         else:
             param[rows] -= update
+
+
+def _rows_in_place(param, rows, grad_rows):
+    """Can the compiled CPU row update run: NumPy float arrays of one dtype, C-contiguous
+    (so the 2-d view writes through), at least one row?"""
+    return (isinstance(param, np.ndarray) and param.dtype in (np.float32, np.float64)
+            and grad_rows.dtype == param.dtype and param.flags.c_contiguous
+            and grad_rows.flags.c_contiguous and param.ndim >= 1
+            and isinstance(rows, np.ndarray) and rows.dtype.kind in "iu" and rows.ndim == 1
+            and rows.shape[0] > 0 and _in_range(rows, param.shape[0]))
+
+
+def _in_range(rows, n):
+    """All of ``rows`` index one of n rows (else the array path raises NumPy's IndexError
+    before anything is written)."""
+    return -n <= int(rows.min()) and int(rows.max()) < n
 
 
 class SGD(Optimizer):

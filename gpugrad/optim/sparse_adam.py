@@ -1,9 +1,12 @@
 """SparseAdam: Adam that updates only the rows a row-sparse gradient touches (embeddings)."""
 import math
 
+import numpy as np
+
 import gpugrad as gg
 from ..backends import get_array_module
 from ..sparse import RowSparseGrad
+from .sgd import _in_range
 from .optimizer import Optimizer, check_betas, check_hyperparameter
 
 
@@ -26,6 +29,19 @@ def sparse_adam(params, indices, values, exp_avgs, exp_avg_sqs, steps, *, lr, be
             continue
         xp = get_array_module(param)
         exp_avg, exp_avg_sq = exp_avgs[i], exp_avg_sqs[i]
+        bias_correction1 = 1 - beta1 ** steps[i]
+        bias_correction2 = 1 - beta2 ** steps[i]
+        step_size = lr * math.sqrt(bias_correction2) / bias_correction1
+        if _rows_in_place(param, rows, exp_avg, exp_avg_sq, grad_rows):
+            from ..kernels import _cpu_sparse  # imports Numba: on first use only
+            scalar = param.dtype.type
+            width = math.prod(param.shape[1:])
+            _cpu_sparse.sparse_adam_rows(
+                param.reshape(-1, width), exp_avg.reshape(-1, width),
+                exp_avg_sq.reshape(-1, width), rows, grad_rows.reshape(-1, width),
+                scalar(-1 if maximize else 1), scalar(1 - beta1), scalar(1 - beta2),
+                scalar(eps), scalar(step_size))
+            continue
         if maximize:
             grad_rows = -grad_rows
 
@@ -46,11 +62,20 @@ def sparse_adam(params, indices, values, exp_avgs, exp_avg_sqs, steps, *, lr, be
         denom += old_sq
         xp.sqrt(denom, out=denom)
         denom += eps
-        bias_correction1 = 1 - beta1 ** steps[i]
-        bias_correction2 = 1 - beta2 ** steps[i]
         update = xp.divide(numer, denom, out=numer)
-        update *= lr * math.sqrt(bias_correction2) / bias_correction1
+        update *= step_size
         param[rows] -= update
+
+
+def _rows_in_place(param, rows, exp_avg, exp_avg_sq, grad_rows):
+    """Can the compiled CPU row update run: NumPy arrays of one float dtype, the dense ones
+    C-contiguous so that their 2-d views write through?"""
+    arrays = (param, exp_avg, exp_avg_sq, grad_rows)
+    return (isinstance(param, np.ndarray) and param.dtype in (np.float32, np.float64)
+            and isinstance(rows, np.ndarray) and rows.dtype.kind in "iu" and rows.ndim == 1
+            and _in_range(rows, param.shape[0])
+            and param.ndim >= 1 and all(a.dtype == param.dtype for a in arrays)
+            and all(a.flags.c_contiguous for a in arrays))
 
 
 class SparseAdam(Optimizer):

@@ -47,6 +47,26 @@ def on_stream(device, stream):
         yield
 
 
+@contextlib.contextmanager
+def on_device(device):
+    """Make ``device`` current in this thread, keeping its current stream."""
+    with _cupy().cuda.Device(device.index):
+        yield
+
+
+def streams_wait_for_callers(devices, streams):
+    """Make every stream in ``streams`` wait for the work queued so far on this thread's
+    current stream of each of ``devices`` (events: the host does not block)."""
+    cupy = _cupy()
+    events = []
+    for device in devices:
+        with cupy.cuda.Device(device.index):
+            events.append(cupy.cuda.get_current_stream().record())
+    for stream in streams:
+        for event in events:
+            stream.wait_event(event)
+
+
 def wait_for_current(stream):
     """Make ``stream`` wait for the work queued so far on this thread's current stream."""
     cupy = _cupy()

@@ -5,6 +5,7 @@ import time
 import weakref
 
 import gpugrad as gg
+from ..amp import autocast_mode as _autocast
 from ..autograd.grad_mode import state as _grad_state
 from ..backends.device import CPU, backend_for
 from ..random import thread_generator
@@ -100,7 +101,9 @@ class DataParallel(ModuleWrapper):
         if n == 0:
             raise ValueError("DataParallel.forward_backward: the batch is empty")
         self._prepare()
-        anomaly = _grad_state.anomaly  # thread-local: the workers take the caller's setting
+        # Thread-local modes the workers take from the caller: anomaly mode and autocast
+        # (PyTorch's DataParallel also runs its replicas in the caller's autocast state).
+        modes = (_grad_state.anomaly, _autocast.snapshot())
         # One seed per replica, drawn here in a fixed order, so random ops in the workers
         # (dropout) do not depend on thread timing.
         seeds = backend_for(CPU).generator(CPU).integers(0, 2**63, size=len(self.devices))
@@ -108,33 +111,41 @@ class DataParallel(ModuleWrapper):
         for k, (start, stop) in enumerate(shard_bounds(split_sizes(n, len(self.devices)))):
             if stop > start:
                 stale = self._sync.changes(k - 1) if k > 0 else ()
-                jobs.append(self._pool.submit(self._replica_step, k, stale, anomaly, loss_fn,
+                jobs.append(self._pool.submit(self._replica_step, k, stale, modes, loss_fn,
                                               batch, start, stop, (stop - start) / n,
                                               int(seeds[k])))
         results = _gather(jobs)
+        self._caller_waits_for_replicas()
         started = time.perf_counter()
         self._reduce()
         self.last_reduce_seconds = time.perf_counter() - started
-        value = sum(weight * loss for weight, loss, _ in results)
-        return gg.tensor(value, dtype=results[0][2], device=self.devices[0])
+        # The weighted sum stays on the device: reading each shard's loss back to the host
+        # would cost one synchronisation per replica and step.
+        with gg.no_grad():
+            total = None
+            for weight, loss in results:
+                part = loss.to(self.devices[0]) * weight
+                total = part if total is None else total + part
+        return total.reshape(())
 
     def _prepare(self):
         """Mirror the primary's flags into the replicas and clear their old gradients."""
-        # GPU replicas work on their own streams, which do not wait for the caller's: let
-        # the optimizer's update and the batch's creation finish first.
-        for device in set(self._cuda):
-            device.backend.synchronize(device)
+        # GPU replicas work on their own streams, which do not wait for the caller's: each
+        # waits (on the device, with events; the host goes on) for the work the caller has
+        # queued so far on every GPU: the optimizer's update, the batch's upload.
         if self._cuda:
-            self._ensure_streams()  # here, not in the workers: made once, by one thread
+            from . import _cuda
+            streams = self._ensure_streams()  # here, not in the workers: made once, by one thread
+            _cuda.streams_wait_for_callers(set(self._cuda), [s for s in streams if s])
         for replica in self.replicas[1:]:
             _mirror_flags(self.module, replica)
             for _, p in named_parameters(replica):
                 p.grad = None
 
-    def _replica_step(self, k, stale, anomaly, loss_fn, batch, start, stop, weight, seed):
+    def _replica_step(self, k, stale, modes, loss_fn, batch, start, stop, weight, seed):
         """Worker thread: refresh replica ``k``, then forward and backward its shard."""
         device, replica = self.devices[k], self.replicas[k]
-        with self._scope(k, anomaly), gg.enable_grad(), thread_generator(seed):
+        with self._scope(k, modes), gg.enable_grad(), thread_generator(seed):
             if stale:
                 self._sync.copy(k - 1, stale)
             shard = take_shard(batch, start, stop, device)
@@ -143,11 +154,14 @@ class DataParallel(ModuleWrapper):
             # Seeding backward with the shard's weight scales every gradient for free.
             loss.backward(gradient=gg.full(loss.shape, weight, dtype=loss.dtype,
                                            device=loss.device))
-            return weight, float(loss.item()), loss.dtype
+            return weight, loss.detach()
 
-    def _scope(self, k, anomaly):
-        """Device, stream and anomaly mode for replica ``k``'s work in a worker thread."""
+    def _scope(self, k, modes):
+        """Device, stream, anomaly mode and autocast for replica ``k``'s work in a worker
+        thread."""
         scope = contextlib.ExitStack()
+        anomaly, autocast_state = modes
+        scope.enter_context(_autocast.restored(autocast_state))
         if anomaly:
             scope.enter_context(gg.detect_anomaly())
         if self.devices[k].type == "cuda":
@@ -159,13 +173,22 @@ class DataParallel(ModuleWrapper):
         primary = [p for _, p in named_parameters(self.module)]
         others = [[p for _, p in named_parameters(r)] for r in self.replicas[1:]]
         if not self._use_nccl:
-            # Workers returned after reading their loss, so their streams are done.
-            _reduce.sum_into(primary, others)
+            _reduce.sum_into(primary, others)  # the caller already waits for the replicas
             return
         _reduce.nccl_sum_into(primary, others, self.devices, self._ensure_streams(),
                               self._ensure_comms(), self.bucket_cap_mb)
-        for stream in self._streams:
-            stream.synchronize()
+        self._caller_waits_for_replicas()
+
+    def _caller_waits_for_replicas(self):
+        """Order the caller's later work on each GPU (reading gradients, the optimizer step)
+        after everything the replicas' streams have queued, without blocking the host."""
+        if not self._cuda:
+            return
+        from . import _cuda
+        for device, stream in zip(self.devices, self._ensure_streams()):
+            if stream is not None:
+                with _cuda.on_device(device):
+                    _cuda.current_waits_for(stream)
 
     def _ensure_streams(self):
         """One stream per GPU replica (None for CPU replicas), made on first use."""

@@ -240,8 +240,10 @@ def _as_array(name, dtype, shape, buf):
         try:
             import ml_dtypes
         except ImportError:
-            raise CorruptFile(f"tensor {name!r} has dtype {dtype}, which NumPy can only hold "
-                              "with ml_dtypes installed (pip install ml-dtypes)") from None
+            # The file is fine: say what to install, not that it cannot be read.
+            raise ImportError(f"tensor {name!r} has dtype {dtype}, which NumPy can only hold "
+                              "with the ml_dtypes package (pip install ml_dtypes, or "
+                              "pip install gpugrad[bf16])") from None
         np_dtype = np.dtype(getattr(ml_dtypes, np_dtype))
     if dtype == "BOOL" and buf.size and buf.max() > 1:
         raise CorruptFile(f"tensor {name!r} is BOOL but holds bytes other than 0 and 1")

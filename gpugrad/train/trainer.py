@@ -3,6 +3,7 @@
 Several devices -> DataParallel; several MPI ranks -> DistributedDataParallel; progress bars,
 per-epoch metrics, schedulers, callbacks, TensorBoard, checkpoints that resume exactly.
 """
+import contextlib
 import math
 import os
 import time
@@ -51,6 +52,13 @@ class Trainer:
       newest) bit-identically: model, optimizer, scheduler, RNG state, loader seed and epoch,
       history, callbacks.
       (The GPU generators are not saved: resume with GPU dropout is not bit-identical.)
+    * ``precision`` (PyTorch Lightning's names): ``"32-true"`` (default, also ``"32"``/32);
+      ``"16-mixed"`` (GPUs only): the forward and the loss run in ``gg.autocast("cuda")``
+      (float16) and a ``gg.amp.GradScaler`` scales the loss, skips the steps whose
+      gradients overflowed and adapts the scale (``trainer.scaler``; its state is in the
+      checkpoints); ``"bf16-mixed"`` (CPU only: CuPy has no bfloat16): the forward runs in
+      ``gg.autocast("cpu")`` (bfloat16), no scaler; ``"64-true"``: the model and the
+      floating inputs are cast to float64. Losses and metrics are reported unscaled.
 
     >>> import gpugrad as gg
     >>> _ = gg.manual_seed(0)
@@ -66,13 +74,24 @@ class Trainer:
     def __init__(self, model, optimizer, loss_fn, devices=None, scheduler=None,
                  scheduler_step="epoch", scheduler_monitor=None, callbacks=(), log_dir=None,
                  on_nonfinite="raise", progress=True, seed=None, hparams=None,
-                 histograms=True, bucket_cap_mb=25, check_every=None, log_graph=False):
+                 histograms=True, bucket_cap_mb=25, check_every=None, log_graph=False,
+                 precision="32-true"):
         if scheduler_step not in ("epoch", "batch"):
             raise ValueError(f"scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
         if on_nonfinite not in ("raise", "skip"):
             raise ValueError(f"on_nonfinite must be 'raise' or 'skip', got {on_nonfinite!r}")
+        self.precision = _precision_name(precision)
+        if self.precision == "64-true":
+            if not hasattr(model, "double"):
+                raise TypeError("Trainer: precision='64-true' casts the model with "
+                                f"model.double(), which {type(model).__name__} lacks")
+            model.double()  # in place, before DataParallel copies it
         self.engine = make_engine(model, devices, bucket_cap_mb=bucket_cap_mb,
                                   check_every=check_every)
+        self.scaler = None  # the GradScaler of precision="16-mixed"
+        self._autocast = _autocast_for(self.precision, self.engine.devices[0].type)
+        if self.precision == "16-mixed":
+            self.scaler = gg.amp.GradScaler("cuda")
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -177,6 +196,8 @@ class Trainer:
         self.optimizer.zero_grad()
         loss = self.engine.forward_backward(self._step_loss(counts), *batch)
         value = float(loss.item())
+        if self.scaler is not None:
+            value /= self.scaler.get_scale()  # the loss was scaled for backward
         if not math.isfinite(value):
             if self.on_nonfinite == "raise":
                 raise FloatingPointError(
@@ -185,7 +206,11 @@ class Trainer:
                     "or pass on_nonfinite='skip' to drop such batches")
             self.optimizer.zero_grad()
             return None
-        self.optimizer.step()
+        if self.scaler is None:
+            self.optimizer.step()
+        else:  # skipped when a gradient overflowed; the scale adapts either way
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         self.global_step += 1
         if self.scheduler is not None and self.scheduler_step == "batch":
             self._step_scheduler({"loss": value})
@@ -204,14 +229,29 @@ class Trainer:
         draw = self.log_graph and self.graph is None and self.is_main_process
 
         def step_loss(model, *batch):
-            *inputs, target = batch
-            outputs = model(*inputs)
+            *inputs, target = self._cast_batch(batch)
+            with self._region():  # entered in each DataParallel worker thread
+                outputs = model(*inputs)
+                loss = loss_fn(outputs, target)
             counts.append(_correct(outputs, target))
-            loss = loss_fn(outputs, target)
             if draw and self.graph is None:  # before backward frees the saved tensors
                 self.graph = gg.viz.graph(loss, model)
-            return loss
+            # backward runs outside the autocast region, as PyTorch advises
+            return loss if self.scaler is None else self.scaler.scale(loss)
         return step_loss
+
+    def _region(self):
+        """The autocast region of a mixed precision, else nothing."""
+        if self._autocast is None:
+            return contextlib.nullcontext()
+        return gg.autocast(*self._autocast)
+
+    def _cast_batch(self, batch):
+        """precision="64-true": floating batch tensors in float64, as the model."""
+        if self.precision != "64-true":
+            return batch
+        return tuple(t.double() if isinstance(t, gg.Tensor) and t.dtype.kind == "f" else t
+                     for t in batch)
 
     def _epoch_logs(self, sums, seconds):
         # Losses are global means and examples count global batches, the same on every
@@ -247,10 +287,12 @@ class Trainer:
                 part = self.engine.local_part(batch)
                 if len(part[0]) == 0:
                     continue
-                *inputs, target = part
-                outputs = self.model(*inputs)
+                *inputs, target = self._cast_batch(part)
+                with self._region():
+                    outputs = self.model(*inputs)
+                    loss = self.loss_fn(outputs, target)
                 n = len(target)
-                loss_sum += float(self.loss_fn(outputs, target).item()) * n
+                loss_sum += float(loss.item()) * n
                 examples += n
                 right, seen = _correct(outputs, target)
                 correct, counted = correct + right, counted + seen
@@ -274,6 +316,8 @@ class Trainer:
             state["scheduler"] = self.scheduler.state_dict()
         if self._loader is not None:
             state["loader"] = self._loader.state_dict()
+        if self.scaler is not None:
+            state["grad_scaler"] = self.scaler.state_dict()
         return state
 
     def load_state_dict(self, state):
@@ -285,6 +329,8 @@ class Trainer:
         gg.set_rng_state(state["rng"])
         if self._loader is not None and "loader" in state:
             self._loader.load_state_dict(state["loader"])
+        if self.scaler is not None and "grad_scaler" in state:
+            self.scaler.load_state_dict(state["grad_scaler"])
         self.history = History({key: list(values) for key, values in state["history"].items()})
         saved = state.get("callbacks", [])
         if len(saved) != len(self.callbacks):
@@ -381,6 +427,45 @@ class Trainer:
                 hparams[key] = value
         hparams.update(self.extra_hparams)
         return hparams
+
+
+_PRECISIONS = {"16-mixed": "16-mixed", "16": "16-mixed", 16: "16-mixed",
+               "bf16-mixed": "bf16-mixed", "bf16": "bf16-mixed",
+               "32-true": "32-true", "32": "32-true", 32: "32-true",
+               "64-true": "64-true", "64": "64-true", 64: "64-true"}
+
+
+def _precision_name(precision):
+    """Lightning's precision names, its short forms mapped as Lightning maps them.
+
+    >>> _precision_name(16), _precision_name("bf16"), _precision_name("32")
+    ('16-mixed', 'bf16-mixed', '32-true')
+    """
+    name = _PRECISIONS.get(precision) if isinstance(precision, (str, int)) else None
+    if name is None:
+        raise ValueError(f"Trainer: precision={precision!r} is not supported; use one of "
+                         "'16-mixed', 'bf16-mixed', '32-true', '64-true'")
+    return name
+
+
+def _autocast_for(precision, device_type):
+    """(device_type, dtype) of the autocast region a mixed precision runs in, or None.
+
+    >>> _autocast_for("bf16-mixed", "cpu")
+    ('cpu', gpugrad.bfloat16)
+    """
+    if precision == "16-mixed":
+        if device_type != "cuda":
+            raise ValueError("Trainer: precision='16-mixed' is not supported on the CPU (as "
+                             "in PyTorch Lightning: float16 autocast needs a GPU); use "
+                             "precision='bf16-mixed' on the CPU")
+        return ("cuda", gg.float16)
+    if precision == "bf16-mixed":
+        if device_type == "cuda":
+            raise ValueError("Trainer: precision='bf16-mixed' is not supported on GPUs "
+                             "(CuPy has no bfloat16); use precision='16-mixed'")
+        return ("cpu", gg.bfloat16)
+    return None
 
 
 _PROGRESS_TAGS = {"lr": "progress/learning_rate", "examples_per_s": "progress/examples_per_s",

@@ -222,6 +222,18 @@ def test_workers_give_the_batches_of_a_single_thread_in_order(shuffle, drop_last
                                                  prefetch_factor=1)] == plain
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_batches_of_device_tensors_stay_on_their_device(device, workers):
+    x = gg.arange(10.0, device=device).reshape(5, 2)
+    ds = gdata.TensorDataset(x, gg.arange(5, device=device))
+    loader = gdata.DataLoader(ds, batch_size=2, shuffle=True, num_workers=workers, seed=1)
+    cpu = gdata.DataLoader(gdata.TensorDataset(x.cpu(), gg.arange(5)), batch_size=2,
+                           shuffle=True, num_workers=workers, seed=1)
+    for (xb, yb), (xc, yc) in zip(loader, cpu):
+        assert xb.device == gg.device(device) and yb.device == gg.device(device)
+        assert xb.tolist() == xc.tolist() and yb.tolist() == yc.tolist()
+
+
 def test_workers_resume_mid_epoch():
     loader = gdata.DataLoader(Slow(), batch_size=4, shuffle=True, seed=0, num_workers=2)
     expected = [b["i"].tolist() for b in loader]

@@ -2,9 +2,12 @@
 
 Everything here is local to tests/kernels: the simulator switch (which must happen before
 anything imports numba.cuda), two simulator workarounds applied per test, the ``xp``
-fixture that runs each test on NumPy arrays and, marked ``cuda``, on CuPy arrays, and
-``host``, which copies either kind back to NumPy.
+fixture that runs each test on NumPy arrays and, marked ``cuda``, on CuPy arrays,
+``host``, which copies either kind back to NumPy, and ``force_kernels``, which counts
+launcher calls and forces the ops' kernel branches onto NumPy arrays.
 """
+import collections
+import contextlib
 import os
 import shutil
 import sys
@@ -80,3 +83,34 @@ def host():
     def to_numpy(array):
         return array.get() if hasattr(array, "get") else np.asarray(array)
     return to_numpy
+
+
+@pytest.fixture
+def force_kernels(monkeypatch):
+    """Function ``force_kernels({key: (module, launcher_name)})``: counts every call of each
+    launcher under ``key`` in a Counter (outside the forced block too, for the cuda tests)
+    and returns a context manager inside which NumPy arrays take the kernel branches; it
+    clears the Counter and yields it. The Counter is also the context manager's ``calls``."""
+    import gpugrad as gg  # not at import time: numba.cuda must see the simulator switch first
+
+    def make(launchers):
+        calls = collections.Counter()
+        for key, (module, name) in launchers.items():
+            monkeypatch.setattr(module, name, _counted(getattr(module, name), calls, key))
+
+        @contextlib.contextmanager
+        def force():
+            with monkeypatch.context() as patch:
+                patch.setattr(gg.cuda, "_kernels_on", lambda xp: True)
+                calls.clear()
+                yield calls
+        force.calls = calls
+        return force
+    return make
+
+
+def _counted(launcher, calls, key):
+    def counted(*args, **kwargs):
+        calls[key] += 1
+        return launcher(*args, **kwargs)
+    return counted

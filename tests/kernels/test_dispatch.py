@@ -5,8 +5,6 @@ simulator, see conftest.py): each test runs an op once on the generic path and o
 checks that the launchers really ran, and compares outputs and gradients. The ``cuda`` tests
 at the end run real CuPy tensors through the ops on a GPU.
 """
-import collections
-import contextlib
 import os
 import subprocess
 import sys
@@ -38,29 +36,11 @@ SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"  # set by conftest.py 
 
 
 @pytest.fixture
-def forced(monkeypatch):
+def forced(force_kernels):
     """Context manager: inside it NumPy arrays take the kernel branches. It yields a Counter
     of launcher calls (``"module.name"``); CPU-twin calls are counted outside it too."""
-    calls = collections.Counter()
-    for module, name in LAUNCHERS:
-        monkeypatch.setattr(module, name, _counted(getattr(module, name), calls,
-                                                   f"{module.__name__.split('.')[-1]}.{name}"))
-
-    @contextlib.contextmanager
-    def force():
-        with monkeypatch.context() as patch:
-            patch.setattr(gg.cuda, "_kernels_on", lambda xp: True)
-            calls.clear()
-            yield calls
-    force.calls = calls
-    return force
-
-
-def _counted(launcher, calls, key):
-    def counted(*args, **kwargs):
-        calls[key] += 1
-        return launcher(*args, **kwargs)
-    return counted
+    return force_kernels({f"{module.__name__.split('.')[-1]}.{name}": (module, name)
+                          for module, name in LAUNCHERS})
 
 
 def _run(fn, arrays, seed=1):

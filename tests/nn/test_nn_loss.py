@@ -122,10 +122,11 @@ def test_cross_entropy_ignored_row_with_inf_logit_is_zero(device):
 @pytest.mark.parametrize("bad", [3, -1, 7])
 def test_cross_entropy_rejects_out_of_range_target(bad, device):
     x = gg.zeros(2, 3, device=device)
-    with pytest.raises(IndexError, match=f"target {bad} .*3 classes"):
-        F.cross_entropy(x, gg.tensor([0, bad], device=device))
-    with pytest.raises(IndexError, match=f"target {bad}"):
-        F.nll_loss(x, gg.tensor([bad, 0], device=device))
+    with gg.cuda.debug():  # GPU checks name the value only in debug mode
+        with pytest.raises(IndexError, match=f"target {bad} .*3 classes"):
+            F.cross_entropy(x, gg.tensor([0, bad], device=device))
+        with pytest.raises(IndexError, match=f"target {bad}"):
+            F.nll_loss(x, gg.tensor([bad, 0], device=device))
 
 
 def test_cross_entropy_rejects_bad_target_shape_and_weight(device):

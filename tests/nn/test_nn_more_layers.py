@@ -22,35 +22,36 @@ def _torch():
 
 def _close(got, want, tol=1e-10):
     want = want.detach().numpy() if hasattr(want, "detach") else np.asarray(want)
-    np.testing.assert_allclose(np.asarray(got.numpy() if isinstance(got, gg.Tensor) else got),
+    np.testing.assert_allclose(np.asarray(got.cpu().numpy() if isinstance(got, gg.Tensor) else got),
                                want, rtol=tol, atol=tol)
 
 
-def _compare(t_fn, g_fn, *arrays, seed=0, tol=1e-10):
+def _compare(t_fn, g_fn, *arrays, seed=0, tol=1e-10, device="cpu"):
     """Forward values and input gradients of a random weighting of the output."""
     torch = _torch()
     ts = [torch.tensor(a, requires_grad=True) for a in arrays]
-    gs = [gg.tensor(a, requires_grad=True) for a in arrays]
+    gs = [gg.tensor(a, requires_grad=True, device=device) for a in arrays]
     yt, yg = t_fn(*ts), g_fn(*gs)
     _close(yg, yt)
     w = np.random.default_rng(seed).standard_normal(tuple(yt.shape))
     (yt * torch.tensor(w)).sum().backward()
-    (yg * gg.tensor(w)).sum().backward()
+    (yg * gg.tensor(w, device=device)).sum().backward()
     for t, g in zip(ts, gs):
         _close(g.grad, t.grad, tol)
 
 
 @pytest.mark.parametrize("name, kwargs", ACTIVATIONS)
-def test_activation_matches_torch_with_kinks(name, kwargs):
+def test_activation_matches_torch_with_kinks(name, kwargs, device):
     torch = _torch()
     _compare(lambda x: getattr(torch.nn.functional, name)(x, **kwargs),
-             lambda x: getattr(F, name)(x, **kwargs), X,
+             lambda x: getattr(F, name)(x, **kwargs), X, device=device,
              tol=1e-7 if name == "hardsigmoid" else 1e-10)  # torch: a float32 1/6 slope
 
 
 @pytest.mark.parametrize("name, kwargs", ACTIVATIONS)
-def test_activation_gradcheck(name, kwargs):
-    x = gg.tensor([-2.2, -0.7, 0.3, 1.1, 2.6], dtype=gg.float64, requires_grad=True)
+def test_activation_gradcheck(name, kwargs, device):
+    x = gg.tensor([-2.2, -0.7, 0.3, 1.1, 2.6], dtype=gg.float64, requires_grad=True,
+                  device=device)
     assert gg.gradcheck(lambda t: getattr(F, name)(t, **kwargs), (x,))
 
 
@@ -75,6 +76,7 @@ def test_softplus_and_logsigmoid_stay_finite():
 
 
 def _pair(build, torch):
+    torch.manual_seed(0)  # the weights both models get
     t_model, g_model = build(torch.nn).double(), build(gg.nn).double()
     assert list(g_model.state_dict()) == list(t_model.state_dict())
     g_model.load_state_dict({k: v.detach().numpy() for k, v in t_model.state_dict().items()})
@@ -104,21 +106,24 @@ LAYERS = [
 
 
 @pytest.mark.parametrize("build, shape", LAYERS)
-def test_layer_matches_torch(build, shape):
+def test_layer_matches_torch(build, shape, device):
     torch = _torch()
     t_model, g_model = _pair(build, torch)
+    g_model.to(device)
     x = np.random.default_rng(1).standard_normal(shape) * 2
     xt = torch.tensor(x, requires_grad=True)
-    xg = gg.tensor(x, requires_grad=True)
+    xg = gg.tensor(x, requires_grad=True, device=device)
     yt, yg = t_model(xt), g_model(xg)
     _close(yg, yt)
     w = np.random.default_rng(2).standard_normal(tuple(yt.shape))
     (yt * torch.tensor(w)).sum().backward()
-    (yg * gg.tensor(w)).sum().backward()
-    _close(xg.grad, xt.grad)
+    (yg * gg.tensor(w, device=device)).sum().backward()
+    # torch's Hardsigmoid slope is a float32 1/6, even in float64 (see the activation test)
+    tol = 1e-7 if "Hardsigmoid" in repr(t_model) else 1e-10
+    _close(xg.grad, xt.grad, tol)
     for (n, pt), (m, pg) in zip(t_model.named_parameters(), g_model.named_parameters()):
         assert n == m
-        _close(pg.grad, pt.grad)
+        _close(pg.grad, pt.grad, tol)
     for (n, bt), (m, bg) in zip(t_model.named_buffers(), g_model.named_buffers()):
         _close(bg, bt)
 
@@ -211,11 +216,13 @@ def test_triplet_margin_loss_matches_torch(kwargs):
     (lambda a, b: F.pairwise_distance(a, b), [(2, 3), (2, 3)]),
     (lambda a, b, w, c: F.bilinear(a, b, w, c), [(2, 2), (2, 3), (2, 2, 3), (2,)]),
     (lambda a, p, n: F.triplet_margin_loss(a, p, n, swap=True), [(3, 2)] * 3),
-    (lambda a, b: F.margin_ranking_loss(a, b, gg.tensor([1.0, -1.0, 1.0]), 0.1), [(3,)] * 2),
+    (lambda a, b: F.margin_ranking_loss(a, b, gg.tensor([1.0, -1.0, 1.0], device=a.device),
+                                        0.1), [(3,)] * 2),
 ])
-def test_new_functions_gradcheck(fn, shapes):
+def test_new_functions_gradcheck(fn, shapes, device):
     rng = np.random.default_rng(9)
-    inputs = [gg.tensor(rng.standard_normal(s) + 0.1, requires_grad=True) for s in shapes]
+    inputs = [gg.tensor(rng.standard_normal(s) + 0.1, requires_grad=True, device=device)
+              for s in shapes]
     assert gg.gradcheck(fn, tuple(inputs))
 
 

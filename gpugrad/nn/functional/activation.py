@@ -2,7 +2,8 @@
 
 Softmax and log-softmax are fused ops that subtract the row maximum first, so ``exp`` never
 overflows and log-softmax never takes ``log(0)``; along the last axis of CuPy arrays they run
-the row kernels of ``kernels/softmax.py``. The rest are compositions of Tensor ops,
+the row kernels of ``kernels/softmax.py``. GELU is one fused op too (its derivatives for
+double backward and forward mode are Tensor ops). The rest are compositions of Tensor ops,
 which gives them backward, double backward and forward mode for free.
 """
 import math
@@ -46,8 +47,10 @@ class Softmax(Function):
         if _fused_rows(xp, axis, x):
             return _row_kernel(softmax_kernels.softmax_forward, x, log=False)
         z = _upcast(x)
-        e = xp.exp(z - z.max(axis=axis, keepdims=True))
-        return (e / e.sum(axis=axis, keepdims=True)).astype(x.dtype, copy=False)
+        e = z - z.max(axis=axis, keepdims=True)  # a new array: the rest works in place
+        xp.exp(e, out=e)
+        e /= e.sum(axis=axis, keepdims=True)
+        return e.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -55,6 +58,8 @@ class Softmax(Function):
         if not differentiating() and _fused_rows(g._backend.xp, ctx.axis, g._data, out._data):
             return g._like(_row_kernel(softmax_kernels.softmax_backward, g._data, out._data,
                                        log=False))
+        if not differentiating():
+            return g._like(_softmax_grad(g._backend.xp, g._data, out._data, ctx.axis))
         return out * (g - (g * out).sum(ctx.axis, keepdim=True))
 
     @staticmethod
@@ -74,7 +79,8 @@ class LogSoftmax(Function):
         z = _upcast(x)
         shifted = z - z.max(axis=axis, keepdims=True)
         lse = xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
-        return (shifted - lse).astype(x.dtype, copy=False)
+        shifted -= lse
+        return shifted.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -82,11 +88,30 @@ class LogSoftmax(Function):
         if not differentiating() and _fused_rows(g._backend.xp, ctx.axis, g._data, out._data):
             return g._like(_row_kernel(softmax_kernels.softmax_backward, g._data, out._data,
                                        log=True))
+        if not differentiating():
+            return g._like(_log_softmax_grad(g._backend.xp, g._data, out._data, ctx.axis))
         return g - out.exp() * g.sum(ctx.axis, keepdim=True)
 
     @staticmethod
     def jvp(ctx, t):
         return t - (ctx.output.exp() * t).sum(ctx.axis, keepdim=True)
+
+
+def _softmax_grad(xp, g, out, axis):
+    """out * (g - sum(g * out)) on arrays, with one temporary."""
+    grad = g * out
+    total = grad.sum(axis=axis, keepdims=True)
+    xp.subtract(g, total, out=grad)
+    grad *= out
+    return grad
+
+
+def _log_softmax_grad(xp, g, out, axis):
+    """g - exp(out) * sum(g) on arrays, with one temporary."""
+    grad = xp.exp(out)
+    grad *= g.sum(axis=axis, keepdims=True)
+    xp.subtract(g, grad, out=grad)
+    return grad
 
 
 class NormalCdf(Function):
@@ -110,6 +135,93 @@ class NormalCdf(Function):
 
 def _normal_pdf(x):
     return (x * x * -0.5).exp() * (1.0 / math.sqrt(2.0 * math.pi))
+
+
+class Gelu(Function):
+    """x * Phi(x) (``approximate="none"``) or x * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2
+    (``"tanh"``) as one op: one pass forward and one backward on the CPU (the Numba ufuncs
+    of ``kernels/_cpu_gelu.py``) instead of a graph of eight. A gradient that will be
+    differentiated again is built from Tensor ops of x, so higher derivatives still work."""
+
+    saves_inputs = (0,)
+
+    @staticmethod
+    def forward(ctx, xp, x, approximate):
+        ctx.approximate = approximate
+        z = _upcast(x)
+        cpu = xp is np and z.dtype in (np.float32, np.float64)
+        if approximate == "none":
+            if cpu:
+                out = _gelu_kernels().gelu_erf32(z) if z.dtype == np.float32 else \
+                    _gelu_kernels().gelu_erf64(z)
+            else:
+                out = z * (0.5 * (1.0 + _erf(xp, z * _RSQRT2)))
+            return out.astype(x.dtype, copy=False)
+        # tanh form; tanh(inner) is kept for backward
+        t = z * z
+        t *= _TANH_C * _TANH_K
+        t += _TANH_K
+        t *= z
+        xp.tanh(t, out=t)
+        ctx.tanh = t
+        out = t + 1.0
+        out *= z
+        out *= 0.5
+        return out.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        if differentiating():
+            return g * _gelu_derivative(x, ctx.approximate)
+        return g._like(_gelu_grad_array(g._backend.xp, ctx, x._data, g._data))
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * _gelu_derivative(ctx.inputs[0], ctx.approximate)
+
+
+_RSQRT2 = 1.0 / math.sqrt(2.0)
+_RSQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TANH_K = math.sqrt(2.0 / math.pi)
+_TANH_C = 0.044715
+
+
+def _gelu_kernels():
+    from ...kernels import _cpu_gelu  # imports Numba: on first use only
+    return _cpu_gelu
+
+
+def _gelu_grad_array(xp, ctx, x, g):
+    """g * gelu'(x) on arrays, from what forward kept."""
+    z, gz = _upcast(x), _upcast(g)
+    cpu = xp is np and z.dtype in (np.float32, np.float64) and gz.dtype == z.dtype
+    if ctx.approximate == "tanh":
+        t = ctx.tanh
+        if cpu:
+            kernels = _gelu_kernels()
+            grad = kernels.gelu_tanh_grad32 if z.dtype == np.float32 else kernels.gelu_tanh_grad64
+            return grad(z, t, gz).astype(g.dtype, copy=False)
+        dinner = _TANH_K + (3.0 * _TANH_K * _TANH_C) * z * z
+        return (gz * 0.5 * (1.0 + t + z * (1.0 - t * t) * dinner)).astype(g.dtype, copy=False)
+    gauss = z * z
+    gauss *= -0.5
+    xp.exp(gauss, out=gauss)  # NumPy's SIMD exp beats a scalar one inside the Numba ufunc
+    if cpu:
+        kernels = _gelu_kernels()
+        grad = kernels.gelu_erf_grad32 if z.dtype == np.float32 else kernels.gelu_erf_grad64
+        # no out=gauss: Numba does not vectorise a loop whose output aliases an input
+        return grad(z, gauss, gz).astype(g.dtype, copy=False)
+    cdf = 0.5 * (1.0 + _erf(xp, z * _RSQRT2))
+    return (gz * (cdf + z * _RSQRT2PI * gauss)).astype(g.dtype, copy=False)
+
+
+def _gelu_derivative(x, approximate):
+    """gelu'(x) as Tensor ops of x, for gradients that will be differentiated again."""
+    if approximate == "none":
+        return NormalCdf.apply(x) + x * _normal_pdf(x)
+    t = ((x + x * x * x * _TANH_C) * _TANH_K).tanh()
+    return (t + 1.0 + x * (1.0 - t * t) * (_TANH_K + (3.0 * _TANH_K * _TANH_C) * x * x)) * 0.5
 
 
 @public_op
@@ -150,11 +262,8 @@ def gelu(input, approximate="none"):
     0.8413
     """
     check_floating("gelu", input)
-    if approximate == "none":
-        return input * NormalCdf.apply(input)
-    if approximate == "tanh":
-        inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
-        return input * 0.5 * (inner.tanh() + 1.0)
+    if approximate in ("none", "tanh"):
+        return Gelu.apply(input, approximate=approximate)
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 

@@ -8,14 +8,24 @@ Masks follow PyTorch: a boolean mask keeps the positions where it is True, a flo
 added to the scores; both broadcast against (..., L, S). A row that every position is masked
 out of (all scores -inf) gives 0, not NaN, as PyTorch's CPU implementation does since its
 "safe softmax" (2.5); its gradients are 0 too, and no NaN reaches the other rows.
+
+On CuPy arrays with the kernels on, the flash-style kernels of ``kernels/attention.py`` run
+forward and backward without the (L, S) weights: forward keeps only the output and each
+row's logsumexp, backward recomputes the weights tile by tile. They take float32/float64,
+head dims up to 128, causal, boolean and float masks (broadcast over batch and heads), any
+scale and grouped-query attention, where query, key and value have the same batch dims
+(heads aside). Dropout, batch dims that broadcast, and the gradient of a float mask take
+the generic path; so do double backward and forward mode, which recompute the weights.
 """
 import math
 import numbers
 
 import numpy as np
 
+from ... import cuda
 from ...autograd.function import Function
 from ...backends.device import CPU, backend_for
+from ...kernels import attention as attention_kernels
 from ...ops.errors import DTypeError, ShapeError, public_op
 from ._util import differentiating
 from .activation import _upcast, softmax
@@ -42,8 +52,11 @@ class ScaledDotProductAttention(Function):
     def forward(ctx, xp, q, k, v, mask=None, *, scale, causal, groups, p, seed):
         ctx.scale, ctx.causal, ctx.groups, ctx.p, ctx.seed = scale, causal, groups, p, seed
         ctx.mask_dtype = None if mask is None else mask.dtype
-        scores = (q @ xp.swapaxes(_repeat(xp, k, groups), -1, -2)) * scale
-        ctx.probs = _masked_softmax(xp, _apply_mask(xp, scores, mask, causal)).astype(q.dtype)
+        ctx.fused = _fused(xp, q, k, v, ctx)
+        if ctx.fused:
+            ctx.probs = None  # the kernels recompute the weights from the logsumexp
+            return _flash_forward(ctx, q, k, v, mask)
+        ctx.probs = _forward_probs(xp, ctx, q, k, mask)
         return _dropped(xp, ctx.probs, p, seed) @ _repeat(xp, v, groups)
 
     @staticmethod
@@ -51,11 +64,13 @@ class ScaledDotProductAttention(Function):
         q, k, v, *mask = ctx.saved_tensors
         mask = mask[0] if mask else None
         need = ctx.needs_input_grad
+        need_mask = mask is not None and need[3] and mask.dtype.kind == "f"
+        if ctx.fused and not (differentiating() or need_mask):
+            return _grads(ctx, *_flash_backward(ctx, g, q, k, v, mask, need), None)
         probs = _probs(ctx, q, k, mask)
         gv = None
         if need[2]:
             gv = _unrepeat(_dropout(ctx, probs).transpose(-1, -2) @ g, ctx.groups)
-        need_mask = mask is not None and need[3] and mask.dtype.kind == "f"
         if not (need[0] or need[1] or need_mask):
             return _grads(ctx, None, None, gv, None)
         d_scores = _scores_grad(ctx, g, probs, v)
@@ -94,6 +109,57 @@ class MaskedScaledDotProductAttention(ScaledDotProductAttention):
 
 
 # ---- array helpers (forward) -------------------------------------------------------------
+def _forward_probs(xp, ctx, q, k, mask):
+    """The attention weights (before dropout) as an array in q's dtype."""
+    scores = (q @ xp.swapaxes(_repeat(xp, k, ctx.groups), -1, -2)) * ctx.scale
+    return _masked_softmax(xp, _apply_mask(xp, scores, mask, ctx.causal)).astype(q.dtype)
+
+
+def _fused(xp, q, k, v, ctx):
+    """Do the flash kernels take this call? No dropout, kernel dtypes, head dims up to 128,
+    and one batch shape for query, key and value (key/value heads aside under GQA)."""
+    if ctx.p > 0.0 or not cuda.use_kernels(xp, q, k, v):
+        return False
+    if not (q.ndim == k.ndim == v.ndim and q.dtype == k.dtype == v.dtype):
+        return False
+    kv_lead = k.shape[:-2]
+    if ctx.groups > 1:
+        kv_lead = kv_lead[:-1] + (kv_lead[-1] * ctx.groups,)
+    return (q.shape[:-2] == kv_lead and k.shape[:-2] == v.shape[:-2]
+            and attention_kernels.supports(*_heads(q, k, v)))
+
+
+def _heads(*arrays):
+    """Arrays (..., rows, cols) as (heads, rows, cols)."""
+    return tuple(a.reshape((-1,) + a.shape[-2:]) for a in arrays)
+
+
+def _kernel_mask(q, mask):
+    """The mask as the kernels read it: (M, Lm, Sm) and the head divisor ``inner``."""
+    if mask is None:
+        return None, 1
+    return attention_kernels.broadcast_mask(mask, q.shape[:-2])
+
+
+def _flash_forward(ctx, q, k, v, mask):
+    q3, k3, v3 = _heads(q, k, v)
+    out, ctx.lse = attention_kernels.attention_forward(
+        q3, k3, v3, *_kernel_mask(q, mask), causal=ctx.causal, scale=ctx.scale)
+    ctx.flash_out = out
+    return out.reshape(q.shape[:-1] + v.shape[-1:])
+
+
+def _flash_backward(ctx, g, q, k, v, mask, need):
+    """(dq, dk, dv) by the backward kernels, as Tensors where ``need`` asks for them."""
+    arrays = (q._data, k._data, v._data)
+    mask = None if mask is None else mask._data
+    grads = attention_kernels.attention_backward(
+        g._data.reshape(ctx.flash_out.shape), *_heads(*arrays), ctx.flash_out, ctx.lse,
+        *_kernel_mask(q._data, mask), causal=ctx.causal, scale=ctx.scale)
+    return tuple(g._like(d.reshape(a.shape)) if wanted else None
+                 for d, a, wanted in zip(grads, arrays, need))
+
+
 def _repeat(xp, a, groups):
     return a if groups == 1 else xp.repeat(a, groups, axis=-3)
 
@@ -163,6 +229,9 @@ def _dropout(ctx, t):
 def _probs(ctx, q, k, mask):
     """The attention weights as a Tensor: forward's array, or, when the gradient will itself
     be differentiated, recomputed with Tensor ops of q, k and the mask."""
+    if ctx.probs is None:  # the flash kernels kept no weights: recompute them once
+        mask_data = None if mask is None else mask._data
+        ctx.probs = _forward_probs(q._backend.xp, ctx, q._data, k._data, mask_data)
     if not differentiating():
         return q._like(ctx.probs)
     scores = q @ _repeated(k, ctx.groups).transpose(-1, -2) * ctx.scale

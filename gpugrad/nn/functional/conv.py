@@ -1,10 +1,11 @@
 """Convolution by im2col: ``unfold`` (sliding blocks to columns), ``fold`` (its adjoint,
 columns scatter-added back), and ``conv2d`` as one batched matmul of the columns.
 
-Both directions loop over the kh * kw kernel offsets and move one strided slice per offset,
-which is plain slicing on NumPy and CuPy alike. Within one offset the slice positions are
-distinct, so fold's ``+=`` needs no atomic scatter. Unfold and fold are each other's
-backward, so convolution has double backward and forward mode for free.
+Unfold is one copy of a strided view of the padded input (``as_strided``: axes N, C, kernel
+row, kernel column, output row, output column), on NumPy and CuPy alike. Fold loops over the
+kh * kw kernel offsets adding one strided slice per offset: within one offset the positions
+are distinct, so its ``+=`` needs no atomic scatter, and this beats ``add.at``. Unfold and
+fold are each other's backward, so convolution has double backward and forward mode for free.
 """
 from ...autograd.function import Function
 from ...ops.errors import ShapeError, public_op, same_dtype
@@ -53,14 +54,18 @@ def _offsets(geometry, out_hw):
 
 
 def _im2col(xp, x, geometry, out_hw):
-    (kh, kw), _, (ph, pw), _ = geometry
+    """(N, C, H, W) -> (N, C * kh * kw, OH * OW): one copy of a strided view whose axes
+    (N, C, i, j, oh, ow) step through the padded input, for any stride and dilation."""
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = geometry
     n, c = x.shape[:2]
     if ph or pw:
         x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    cols = xp.empty((n, c, kh, kw) + tuple(out_hw), dtype=x.dtype)
-    for i, j, rows, columns in _offsets(geometry, out_hw):
-        cols[:, :, i, j] = x[:, :, rows, columns]
-    return cols.reshape(n, c * kh * kw, out_hw[0] * out_hw[1])
+    sn, sc, sy, sx = x.strides
+    windows = xp.lib.stride_tricks.as_strided(
+        x, (n, c, kh, kw) + tuple(out_hw), (sn, sc, dh * sy, dw * sx, sh * sy, sw * sx))
+    # copy(), not ascontiguousarray: a 1x1 kernel's view can already be contiguous, and the
+    # columns must not alias the input (matmul saves them for backward).
+    return windows.copy().reshape(n, c * kh * kw, out_hw[0] * out_hw[1])
 
 
 def _col2im(xp, cols, hw, geometry, out_hw):

@@ -11,6 +11,7 @@ import numpy as np
 
 from ... import cuda
 from ...autograd.function import Function
+from ...backends.checks import require_valid
 from ...kernels import cpu as cpu_kernels
 from ...kernels import embedding as embedding_kernels
 from ...ops.errors import DTypeError, ShapeError, public_op
@@ -26,14 +27,17 @@ class Embedding(Function):
     """weight[index]; row ``padding_idx`` gets no gradient (PyTorch's rule)."""
 
     @staticmethod
-    def forward(ctx, xp, weight, index, padding_idx, sparse, leaf):
+    def forward(ctx, xp, weight, index, padding_idx, sparse, leaf, scale_grad_by_freq=False):
         ctx.index, ctx.padding_idx, ctx.sparse, ctx.leaf = index, padding_idx, sparse, leaf
+        ctx.scale_grad_by_freq = scale_grad_by_freq
         return weight[index]
 
     @staticmethod
     def backward(ctx, g):
         xp = g._backend.xp
         index, padding_idx = ctx.index, ctx.padding_idx
+        if ctx.scale_grad_by_freq:
+            g = g * g._like(_inverse_frequency(xp, index, ctx.input_shapes[0][0], g.dtype))
         if ctx.sparse:
             _accumulate_sparse(ctx, g, xp)
             return None
@@ -49,6 +53,13 @@ class Embedding(Function):
     def jvp(ctx, t):
         # The true derivative: padding_idx only masks the gradient, as in PyTorch.
         return t[t._like(ctx.index)]
+
+
+def _inverse_frequency(xp, index, num, dtype):
+    """1 / (how often each position's index occurs in the batch), shaped index.shape + (1,):
+    the factor ``scale_grad_by_freq`` puts on each looked-up row's gradient."""
+    counts = xp.bincount(index.reshape(-1), minlength=num)
+    return (1.0 / counts[index]).astype(dtype)[..., None]
 
 
 def _scatter_rows(xp, g, index, num, padding_idx):
@@ -93,23 +104,24 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     >>> F.embedding(gg.tensor([1]), w, max_norm=1.0).norm().item(), w[0].tolist()
     (1.0, [3.0, 3.0])
     """
-    if scale_grad_by_freq:
-        raise NotImplementedError("embedding: scale_grad_by_freq is not supported")
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-d (num_embeddings, embedding_dim), got "
                          f"shape {weight.shape}")
     num = weight.shape[0]
     index = _index_array(input, weight)
-    bad = (index < 0) | (index >= num)
-    if bool(bad.any()):  # one host sync; the bad value is read only on the error path
-        raise IndexError(f"embedding: index {int(index[bad][0])} is out of range for "
-                         f"{num} embeddings (valid: 0..{num - 1})")
+    require_valid((index < 0) | (index >= num), IndexError, lambda value: (
+        f"embedding: index {'' if value is None else str(value) + ' '}is out of range for "
+        f"{num} embeddings (valid: 0..{num - 1})"), index)
     padding_idx = _padding_index(padding_idx, num)
     if max_norm is not None:
         _renorm_rows(weight, index, max_norm, norm_type)
     use_sparse = sparse and weight.requires_grad and weight.grad_fn is None
+    if use_sparse and scale_grad_by_freq:
+        raise RuntimeError("embedding: scale_grad_by_freq is not supported with sparse "
+                           "gradients")
     return Embedding.apply(weight, index=index, padding_idx=padding_idx, sparse=use_sparse,
-                           leaf=weight if use_sparse else None)
+                           leaf=weight if use_sparse else None,
+                           scale_grad_by_freq=bool(scale_grad_by_freq))
 
 
 def _renorm_rows(weight, index, max_norm, norm_type):
@@ -123,11 +135,10 @@ def _renorm_rows(weight, index, max_norm, norm_type):
         norms = xp.abs(picked).max(axis=1)
     else:
         norms = (xp.abs(picked) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
-    over = norms > max_norm
-    if bool(over.any()):
-        scale = (max_norm / (norms[over] + 1e-7)).astype(data.dtype)
-        data[rows[over]] = picked[over] * scale[:, None]
-        weight._bump_version()
+    # Rows within the norm keep a scale of exactly 1: no host sync to find the others.
+    scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0).astype(data.dtype)
+    data[rows] = picked * scale[:, None]
+    weight._bump_version()
 
 
 def _index_array(input, weight):
@@ -180,10 +191,10 @@ def one_hot(tensor, num_classes=-1):
         num_classes = int(index.max()) + 1
     if num_classes < 0:
         raise ShapeError(f"one_hot: num_classes should be positive or -1, got {num_classes}")
-    if index.size and int(index.min()) < 0:
-        raise ShapeError("one_hot: Class values must be non-negative.")
-    if index.size and int(index.max()) >= num_classes:
-        raise ShapeError("one_hot: Class values must be smaller than num_classes.")
+    require_valid(index < 0, ShapeError, lambda _: "one_hot: Class values must be "
+                  "non-negative.")
+    require_valid(index >= num_classes, ShapeError, lambda _: "one_hot: Class values must "
+                  "be smaller than num_classes.")
     out = (index[..., None] == xp.arange(num_classes)).astype(np.int64)
     return tensor._like(out)
 

@@ -19,6 +19,8 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, xp, x, weight, bias=None):
         out = x @ weight.T
+        if out.dtype != x.dtype:  # ml_dtypes' bfloat16 product is float32: round it back
+            out = out.astype(x.dtype)
         if bias is not None:
             out += bias
         return out

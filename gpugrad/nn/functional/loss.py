@@ -15,6 +15,7 @@ import numpy as np
 
 from ... import cuda
 from ...autograd.function import Function
+from ...backends.checks import require_valid
 from ...kernels import xent
 from ...ops import elementwise as ew
 from ...ops._util import lift
@@ -163,11 +164,10 @@ def _rows_and_targets(name, input, target):
 
 def _check_targets(name, target, n_classes, ignore_index):
     bad = (target != ignore_index) & ((target < 0) | (target >= n_classes))
-    if bool(bad.any()):  # one host sync; the bad value is read only on the error path
-        value = int(target[bad][0])
-        raise IndexError(f"{name}: target {value} is out of bounds for {n_classes} classes "
-                         f"(valid targets are 0..{n_classes - 1} or ignore_index="
-                         f"{ignore_index})")
+    require_valid(bad, IndexError, lambda value: (
+        f"{name}: target {'' if value is None else str(value) + ' '}is out of bounds for "
+        f"{n_classes} classes (valid targets are 0..{n_classes - 1} or "
+        f"ignore_index={ignore_index})"), target)
 
 
 def _class_weight(name, weight, n_classes, like):
@@ -481,8 +481,10 @@ def binary_cross_entropy(input, target, weight=None, *, reduction="mean"):
                          f"size ({input.shape}) is deprecated. Please ensure they have the "
                          "same size.")
     x = input._data
-    if not bool(((x >= 0) & (x <= 1)).all()):  # one host sync; nan fails too
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    # ~(0 <= x <= 1) so that NaN fails too
+    require_valid(~((x >= 0) & (x <= 1)), RuntimeError,
+                  lambda _: "binary_cross_entropy: all elements of input should be between "
+                            "0 and 1")
     loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
         loss = loss * _as_tensor(weight, input)

@@ -51,7 +51,10 @@ def _pad_by_index(input, widths, mode):
     for dim, (lo, hi) in enumerate(widths):
         if lo or hi:
             size = input.shape[dim] + min(lo, 0) + min(hi, 0)
-            if size <= 0 or max(lo, hi) > size - (mode == "reflect"):
+            # replicate repeats the edge any number of times; reflect and circular read
+            # the other entries, so a side may not outgrow them
+            limit = size - 1 if mode == "reflect" else size
+            if size <= 0 or (mode != "replicate" and max(lo, hi) > limit):
                 raise ValueError(f"pad: padding ({lo}, {hi}) is too large for a dim of size "
                                  f"{input.shape[dim]} in mode {mode!r}")
             index = _source_index(xp, input.shape[dim], lo, hi, mode).astype("int64")

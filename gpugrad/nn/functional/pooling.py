@@ -1,15 +1,20 @@
-"""Pooling: ``max_pool2d`` and ``avg_pool2d`` as reductions over im2col windows, and their
-1-d forms on a height-1 view.
+"""Pooling: ``max_pool2d`` and ``avg_pool2d`` over kernel windows, and their 1-d forms on a
+height-1 view.
 
-Both are compositions (unfold, then max or mean over the window axis), so their backward
-is fold's scatter-add and they get double backward and forward mode for free. Max pooling
-pads with -inf and sends each window's gradient to its first maximum, as PyTorch does.
-``ceil_mode`` pads the far side so that a last, partial window exists.
+Max pooling is one op, ``MaxPool2d``: a running maximum over the kh * kw strided slices of
+the (-inf padded) input, one per kernel offset, which also records each window's winning
+offset. PyTorch's rule picks it: the first maximum in scan order, or the last NaN. Its
+backward (``MaxPoolScatter``) sends each window's gradient to that one element, and its
+adjoint (``MaxPoolGather``) reads a tensor at those elements, so double backward and forward
+mode are each other's ops. Average pooling is a composition (unfold, then a mean over the
+window axis), so its derivatives come from fold. ``ceil_mode`` pads the far side so that a
+last, partial window exists.
 """
 import numpy as np
 
+from ...autograd.function import Function
 from ...ops.errors import ShapeError, public_op
-from .conv import Unfold, _geometry, _out_size, _single
+from .conv import Unfold, _geometry, _offsets, _out_size, _single
 from .padding import pad
 
 
@@ -52,15 +57,150 @@ def _unpadded(geometry):
     return (geometry[0], geometry[1], (0, 0), geometry[3])
 
 
-def _flat_indices(x, argmax, geometry, width):
+class _Plan:
+    """Where a max pool's windows lie and which element of each won: what its backward and
+    forward-mode ops need, computed once by the forward."""
+
+    def __init__(self, geometry, extra, hw, out_hw, index):
+        self.geometry, self.extra, self.hw, self.out_hw = geometry, extra, hw, out_hw
+        self.index = index  # (N, C, OH, OW): the winning offset i * kw + j of each window
+        (ph, pw), (eh, ew) = geometry[2], extra
+        self.padded_hw = (hw[0] + 2 * ph + eh, hw[1] + 2 * pw + ew)
+        (kh, kw), (dh, dw), _, (sh, sw) = geometry
+        # Windows no wider than their stride never share an element: plain stores suffice.
+        self.disjoint = dh * (kh - 1) < sh and dw * (kw - 1) < sw
+        # Windows that tile the padded plane exactly leave no element to zero beforehand.
+        self.tiled = all(d == 1 and s == k and o * s == size for d, s, k, o, size in
+                         zip((dh, dw), (sh, sw), (kh, kw), out_hw, self.padded_hw))
+
+    def offsets(self):
+        """(offset number, rows, cols) of each kernel offset in the padded plane."""
+        kw = self.geometry[0][1]
+        for i, j, rows, cols in _offsets(self.geometry, self.out_hw):
+            yield i * kw + j, rows, cols
+
+    def crop(self, xp, padded):
+        (ph, pw), (h, w) = self.geometry[2], self.hw
+        if padded.shape[2:] == (h, w):
+            return padded
+        return xp.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
+
+    def pad(self, xp, x, value):
+        if x.shape[2:] == self.padded_hw:
+            return x
+        (ph, pw), (h, w) = self.geometry[2], self.hw
+        out = xp.full(x.shape[:2] + self.padded_hw, value, dtype=x.dtype)
+        out[:, :, ph:ph + h, pw:pw + w] = x
+        return out
+
+
+class _ReadsWinners(Function):
+    """Base of the ops that read each window's winning element: max pooling and, at fixed
+    winners the same linear map, MaxPoolGather. Backward scatters, forward mode gathers."""
+
+    @staticmethod
+    def backward(ctx, g):
+        return MaxPoolScatter.apply(g, plan=ctx.plan)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return MaxPoolGather.apply(t, plan=ctx.plan)
+
+
+class MaxPool2d(_ReadsWinners):
+    """Maximum over each window of a 4-d input; ``ctx.plan`` keeps the winners."""
+
+    @staticmethod
+    def forward(ctx, xp, x, geometry, extra, plans=None):
+        hw = x.shape[2:]
+        padded_hw = tuple(s + 2 * p + e for s, p, e in zip(hw, geometry[2], extra))
+        out_hw = _out_size("max_pool2d", padded_hw, _unpadded(geometry))
+        kk = geometry[0][0] * geometry[0][1]
+        index = xp.zeros(x.shape[:2] + out_hw, dtype=np.int8 if kk < 128 else np.int32)
+        plan = ctx.plan = _Plan(geometry, extra, hw, out_hw, index)
+        if plans is not None:
+            plans.append(plan)  # for return_indices, with or without a graph
+        lowest = np.iinfo(x.dtype).min if x.dtype.kind in "iu" else -np.inf
+        padded = plan.pad(xp, x, lowest)
+        # On the host one check for NaN after the scan is cheaper than a test per element;
+        # a GPU tests every element instead of syncing to look.
+        host = xp is np
+        best = None
+        for k, rows, cols in plan.offsets():
+            window = padded[:, :, rows, cols]
+            if best is None:
+                best = window.copy()
+                continue
+            # A strictly larger element takes the window (ties keep the first), and so
+            # does a NaN (the last one, PyTorch's rule). k grows along the scan, so
+            # max(index, k * wins) sets index to k exactly where the window wins:
+            # arithmetic, as NumPy's where is slow on unpredictable masks.
+            wins = window > best
+            if not host:
+                wins |= xp.isnan(window)
+            xp.maximum(index, wins * index.dtype.type(k), out=index)
+            xp.maximum(best, window, out=best)  # NaN propagates, as PyTorch's max does
+        if host and bool(xp.isnan(best).any()):
+            for k, rows, cols in plan.offsets():
+                index = xp.where(xp.isnan(padded[:, :, rows, cols]), index.dtype.type(k),
+                                 index)
+            plan.index = index
+        return best
+
+
+class MaxPoolScatter(Function):
+    """(N, C, OH, OW) -> (N, C, H, W): each window's value to its winning element (summed
+    where windows overlap), zeros elsewhere. Linear; MaxPoolGather is its adjoint."""
+
+    @staticmethod
+    def forward(ctx, xp, g, plan):
+        ctx.plan = plan
+        make = xp.empty if plan.tiled else xp.zeros
+        out = make(g.shape[:2] + plan.padded_hw, dtype=g.dtype)
+        # On the host g * mask is much faster than xp.where, but inf * 0 is NaN: a
+        # non-finite g (or a GPU, which would have to sync to check) takes xp.where.
+        finite = xp is np and bool(xp.isfinite(g).all())
+        for k, rows, cols in plan.offsets():
+            mine = plan.index == k
+            if plan.disjoint and finite:
+                xp.multiply(g, mine, out=out[:, :, rows, cols])
+            elif plan.disjoint:
+                out[:, :, rows, cols] = xp.where(mine, g, 0)
+            else:
+                out[:, :, rows, cols] += g * mine if finite else xp.where(mine, g, 0)
+        return plan.crop(xp, out)
+
+    @staticmethod
+    def backward(ctx, g):
+        return MaxPoolGather.apply(g, plan=ctx.plan)
+
+    @staticmethod
+    def jvp(ctx, t):
+        return MaxPoolScatter.apply(t, plan=ctx.plan)
+
+
+class MaxPoolGather(_ReadsWinners):
+    """(N, C, H, W) -> (N, C, OH, OW): each window's winning element."""
+
+    @staticmethod
+    def forward(ctx, xp, x, plan):
+        ctx.plan = plan
+        padded = plan.pad(xp, x, 0)
+        out = xp.zeros(x.shape[:2] + plan.out_hw, dtype=x.dtype)
+        for k, rows, cols in plan.offsets():
+            out = xp.where(plan.index == k, padded[:, :, rows, cols], out)
+        return out
+
+
+def _flat_indices(x, index, geometry, width):
     """Window offsets of each maximum -> indices into the flattened (H * W) input plane."""
     xp = x._backend.xp
     (_, kw), (dh, dw), (ph, pw), (sh, sw) = geometry
-    k = argmax._data
+    k = index.astype(np.int64)
     oh, ow = k.shape[-2:]
     rows = xp.arange(oh).reshape(-1, 1) * sh + (k // kw) * dh - ph
     cols = xp.arange(ow).reshape(1, -1) * sw + (k % kw) * dw - pw
-    return x._like((rows * width + cols).astype(np.int64))
+    return x._like(rows * width + cols)
 
 
 @public_op
@@ -74,18 +214,19 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     >>> F.max_pool2d(gg.arange(16.0).reshape(1, 1, 4, 4), 2).tolist()
     [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
-    geometry, (eh, ew) = _pool_setup("max_pool2d", input, kernel_size, stride, padding,
-                                     dilation, ceil_mode)
+    geometry, extra = _pool_setup("max_pool2d", input, kernel_size, stride, padding,
+                                  dilation, ceil_mode)
     unbatched = input.ndim == 3
     x = input.unsqueeze(0) if unbatched else input
-    (ph, pw) = geometry[2]
-    padded = pad(x, (pw, pw + ew, ph, ph + eh), value=-np.inf)
-    out, argmax = _windows(padded, _unpadded(geometry)).max(dim=2)
-    if unbatched:
-        out, argmax = out.squeeze(0), argmax.squeeze(0)
     if not return_indices:
-        return out
-    return out, _flat_indices(x, argmax, geometry, x.shape[-1])
+        out = MaxPool2d.apply(x, geometry=geometry, extra=extra)
+        return out.squeeze(0) if unbatched else out
+    plans = []
+    out = MaxPool2d.apply(x, geometry=geometry, extra=extra, plans=plans)
+    index = _flat_indices(x, plans[0].index, geometry, x.shape[-1])
+    if unbatched:
+        out, index = out.squeeze(0), index.squeeze(0)
+    return out, index
 
 
 @public_op

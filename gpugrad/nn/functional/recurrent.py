@@ -1,15 +1,21 @@
-"""The pointwise half of one LSTM step as a single op.
+"""The pointwise half of one LSTM or GRU step, each as a single op.
 
-Given the pre-activation gates (N, 4H) (input and hidden projections plus biases, in
+LSTM: given the pre-activation gates (N, 4H) (input and hidden projections plus biases, in
 PyTorch's order i, f, g, o) and the cell state c (N, H), one op yields h' and c' stacked as
-(2, N, H). Built from Tensor ops the same step records about a dozen graph nodes, so a
-sequence loop pays Python dispatch for each of them in forward and backward; fused, it pays
-once. The math is written once (``_forward``, ``_backward``, ``_jvp``) against a small
-namespace, run on raw arrays in the fast path and on Tensors where the result will itself
-be differentiated (double backward, forward over reverse).
+(2, N, H). GRU: given the input projection W_i x + b_i (N, 3H), the hidden projection
+W_h h + b_h (N, 3H) (order r, z, n; kept apart because n needs r * (W_hn h + b_hn)) and h,
+one op yields h' = (1 - z) * n + z * h. Built from Tensor ops the same step records about a
+dozen graph nodes, so a sequence loop pays Python dispatch for each of them in forward and
+backward; fused, it pays once. The math is written once (``_forward``, ``_backward``,
+``_jvp`` and their ``_gru_`` twins) against a small namespace, run on raw arrays in the fast
+path and on Tensors where the result will itself be differentiated (double backward, forward
+over reverse). On CuPy arrays with the kernels on, forward and backward are one kernel each
+(``kernels/rnn.py``); forward keeps the gate activations for backward then.
 """
+from ... import cuda
 from ...autograd.function import Function
 from ...ops.join import cat, stack
+from ...kernels import rnn as rnn_kernels
 from ...ops.unary import Sigmoid
 from ._util import differentiating
 
@@ -44,19 +50,33 @@ class _Tensors:
 
 def _activations(m, gates):
     size = gates.shape[-1] // 4
-    return (m.sigmoid(gates[:, :size]), m.sigmoid(gates[:, size:2 * size]),
-            m.tanh(gates[:, 2 * size:3 * size]), m.sigmoid(gates[:, 3 * size:]))
+    # One sigmoid over all four blocks (the g block's is unused): one call, not three.
+    s = m.sigmoid(gates)
+    return (s[:, :size], s[:, size:2 * size], m.tanh(gates[:, 2 * size:3 * size]),
+            s[:, 3 * size:])
+
+
+def _step(m, gates, c):
+    """(h', c', what ``_backward_kept`` needs) of one step."""
+    i, f, g, o = _activations(m, gates)
+    c_new = f * c + i * g
+    t = m.tanh(c_new)
+    return o * t, c_new, (i, f, g, o, t)
 
 
 def _forward(m, gates, c):
-    i, f, g, o = _activations(m, gates)
-    c_new = f * c + i * g
-    return m.stack([o * m.tanh(c_new), c_new])
+    h, c_new, _ = _step(m, gates, c)
+    return m.stack([h, c_new])
 
 
 def _backward(m, gates, c, dh, dc_out):
     i, f, g, o = _activations(m, gates)
-    t = m.tanh(f * c + i * g)
+    return _backward_kept(m, (i, f, g, o, m.tanh(f * c + i * g)), c, dh, dc_out)
+
+
+def _backward_kept(m, kept, c, dh, dc_out):
+    """Gradients of (gates, c) from the activations ``_step`` kept."""
+    i, f, g, o, t = kept
     dc = dc_out + dh * o * (1 - t * t)
     d_gates = m.cat([dc * g * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g * g),
                      dh * t * o * (1 - o)])
@@ -74,6 +94,11 @@ def _jvp(m, gates, c, t_gates, t_c):
     return m.stack([dh, dc])
 
 
+def _fused(xp, *arrays):
+    """Do the kernels of ``kernels/rnn.py`` take this step? CuPy arrays of one dtype."""
+    return cuda.use_kernels(xp, *arrays) and len({a.dtype for a in arrays}) == 1
+
+
 class LSTMCellPointwise(Function):
     """(gates (N, 4H), c (N, H)) -> stack([h', c']) of one LSTM step, as one op.
 
@@ -87,6 +112,10 @@ class LSTMCellPointwise(Function):
 
     @staticmethod
     def forward(ctx, xp, gates, c):
+        ctx.acts = None
+        if _fused(xp, gates, c):
+            out, ctx.acts = rnn_kernels.lstm_forward(gates, c)
+            return out
         return _forward(_Arrays(xp), gates, c)
 
     @staticmethod
@@ -94,6 +123,8 @@ class LSTMCellPointwise(Function):
         gates, c = ctx.saved_tensors
         if differentiating():
             return _backward(_Tensors, gates, c, g[0], g[1])
+        if ctx.acts is not None:
+            return tuple(map(g._like, rnn_kernels.lstm_backward(ctx.acts, c._data, g._data)))
         m = _Arrays(g._backend.xp)
         d_gates, d_c = _backward(m, gates._data, c._data, g._data[0], g._data[1])
         return g._like(d_gates), g._like(d_c)
@@ -106,3 +137,83 @@ class LSTMCellPointwise(Function):
         if t_c is None:
             t_c = c * 0
         return _jvp(_Tensors, gates, c, t_gates, t_c)
+
+
+# ---- GRU ------------------------------------------------------------------------------
+def _gru_activations(m, x_gates, h_gates):
+    size = x_gates.shape[-1] // 3
+    rz = m.sigmoid(x_gates[:, :2 * size] + h_gates[:, :2 * size])
+    n = m.tanh(x_gates[:, 2 * size:] + rz[:, :size] * h_gates[:, 2 * size:])
+    return rz, n
+
+
+def _gru_forward(m, x_gates, h_gates, h):
+    rz, n = _gru_activations(m, x_gates, h_gates)
+    return n + rz[:, h.shape[-1]:] * (h - n), (rz, n)  # (1 - z) * n + z * h
+
+
+def _gru_backward(m, rz, n, h_gates, h, g):
+    size = h.shape[-1]
+    r, z = rz[:, :size], rz[:, size:]
+    dn = g * (1 - z) * (1 - n * n)
+    # d r and d z before the sigmoid, side by side as rz is
+    d_rz = m.cat([dn * h_gates[:, 2 * size:], g * (h - n)]) * rz * (1 - rz)
+    return m.cat([d_rz, dn]), m.cat([d_rz, dn * r]), g * z
+
+
+def _gru_jvp(m, x_gates, h_gates, h, t_x, t_h_gates, t_h):
+    rz, n = _gru_activations(m, x_gates, h_gates)
+    size = h.shape[-1]
+    r, z = rz[:, :size], rz[:, size:]
+    t_rz = rz * (1 - rz) * (t_x[:, :2 * size] + t_h_gates[:, :2 * size])
+    t_r, t_z = t_rz[:, :size], t_rz[:, size:]
+    t_n = (1 - n * n) * (t_x[:, 2 * size:] + t_r * h_gates[:, 2 * size:]
+                         + r * t_h_gates[:, 2 * size:])
+    return t_n + t_z * (h - n) + z * (t_h - t_n)
+
+
+class GRUCellPointwise(Function):
+    """(x_gates (N, 3H), h_gates (N, 3H), h (N, H)) -> h' of one GRU step, as one op.
+
+    ``x_gates`` is W_ih x + b_ih, ``h_gates`` W_hh h + b_hh, both in PyTorch's order r, z, n:
+    r = sigmoid(x_r + h_r), z = sigmoid(x_z + h_z), n = tanh(x_n + r * h_n),
+    h' = (1 - z) * n + z * h.
+
+    >>> import gpugrad as gg
+    >>> GRUCellPointwise.apply(gg.zeros(1, 3), gg.zeros(1, 3), gg.ones(1, 1)).tolist()
+    [[0.5]]
+    """
+
+    saves_inputs = (0, 1, 2)
+
+    @staticmethod
+    def forward(ctx, xp, x_gates, h_gates, h):
+        # Backward reads the activations forward kept: (rz, n), or the kernel's (N, 3H).
+        if _fused(xp, x_gates, h_gates, h):
+            ctx.fused = True
+            out, ctx.acts = rnn_kernels.gru_forward(x_gates, h_gates, h)
+            return out
+        ctx.fused = False
+        out, ctx.acts = _gru_forward(_Arrays(xp), x_gates, h_gates, h)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x_gates, h_gates, h = ctx.saved_tensors
+        if differentiating():
+            rz, n = _gru_activations(_Tensors, x_gates, h_gates)
+            return _gru_backward(_Tensors, rz, n, h_gates, h, g)
+        if ctx.fused:
+            grads = rnn_kernels.gru_backward(ctx.acts, h_gates._data, h._data, g._data)
+        else:
+            grads = _gru_backward(_Arrays(g._backend.xp), *ctx.acts, h_gates._data, h._data,
+                                  g._data)
+        return tuple(map(g._like, grads))
+
+    @staticmethod
+    def jvp(ctx, t_x, t_h_gates, t_h):
+        x_gates, h_gates, h = ctx.inputs
+        t_x = x_gates * 0 if t_x is None else t_x
+        t_h_gates = h_gates * 0 if t_h_gates is None else t_h_gates
+        t_h = h * 0 if t_h is None else t_h
+        return _gru_jvp(_Tensors, x_gates, h_gates, h, t_x, t_h_gates, t_h)

@@ -1,4 +1,8 @@
-"""``Conv1d``, ``Conv2d``, ``ConvTranspose1d`` and ``ConvTranspose2d``."""
+"""``Conv1d``, ``Conv2d``, ``ConvTranspose1d`` and ``ConvTranspose2d``.
+
+A ``padding_mode`` other than 'zeros' pads the input with ``F.pad`` ('reflect',
+'replicate', 'circular') and then convolves without padding, as PyTorch documents.
+"""
 
 from ... import creation
 from .. import functional as F
@@ -6,6 +10,9 @@ from ..functional.conv import _pair, _single
 from ..parameter import Parameter
 from .linear import reset_weight_and_bias
 from .module import Module
+
+
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _tuple(value, name, dims):
@@ -20,9 +27,11 @@ class _ConvNd(Module):
                  output_padding=0):
         super().__init__()
         name = type(self).__name__
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{name}: padding_mode {padding_mode!r} is not "
-                                      "supported (only 'zeros')")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, but got "
+                             f"padding_mode={padding_mode!r}")
+        if transposed and padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {name}')
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must be divisible by groups ({groups})")
@@ -31,6 +40,12 @@ class _ConvNd(Module):
         self.kernel_size = _tuple(kernel_size, "kernel_size", dims)
         self.stride = _tuple(stride, "stride", dims)
         self.padding = padding if isinstance(padding, str) else _tuple(padding, "padding", dims)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of "
+                                 "{'valid', 'same'}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
         self.dilation = _tuple(dilation, "dilation", dims)
         self.transposed = transposed
         self.output_padding = _tuple(output_padding, "output_padding", dims)
@@ -64,7 +79,31 @@ class _ConvNd(Module):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
+
+    def _conv_input(self, input):
+        """(input, padding) for the functional convolution: with a non-zero
+        ``padding_mode`` the input padded by ``F.pad`` and padding 0."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        return F.pad(input, self._pad_widths(), self.padding_mode), 0
+
+    def _pad_widths(self):
+        """F.pad's sizes (last dim first, (left, right) each) for ``self.padding``;
+        'same' splits dilation * (kernel - 1) with the extra one on the right."""
+        widths = []
+        for i in reversed(range(len(self.kernel_size))):
+            if self.padding == "valid":
+                left = right = 0
+            elif self.padding == "same":
+                total = self.dilation[i] * (self.kernel_size[i] - 1)
+                left, right = total // 2, total - total // 2
+            else:
+                left = right = self.padding[i]
+            widths += [left, right]
+        return tuple(widths)
 
 
 class Conv1d(_ConvNd):
@@ -82,8 +121,9 @@ class Conv1d(_ConvNd):
                          groups, bias, padding_mode, device, dtype, dims=1)
 
     def forward(self, input):
-        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+        input, padding = self._conv_input(input)
+        return F.conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -101,8 +141,9 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, device, dtype, dims=2)
 
     def forward(self, input):
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+        input, padding = self._conv_input(input)
+        return F.conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups)
 
 
 class ConvTranspose1d(_ConvNd):

@@ -25,13 +25,12 @@ class Embedding(Module):
                  norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
                  _freeze=False, device=None, dtype=None):
         super().__init__()
-        if scale_grad_by_freq:
-            raise NotImplementedError("Embedding: scale_grad_by_freq is not supported")
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         self.padding_idx = _padding_index(padding_idx, num_embeddings)
+        self.scale_grad_by_freq = scale_grad_by_freq
         self.sparse = sparse
         if _weight is None:
             weight = creation.empty(num_embeddings, embedding_dim, device=device, dtype=dtype)
@@ -73,7 +72,8 @@ class Embedding(Module):
 
     def forward(self, input):
         return F.embedding(input, self.weight, self.padding_idx, max_norm=self.max_norm,
-                           norm_type=self.norm_type, sparse=self.sparse)
+                           norm_type=self.norm_type, scale_grad_by_freq=self.scale_grad_by_freq,
+                           sparse=self.sparse)
 
     def extra_repr(self):
         text = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -81,6 +81,8 @@ class Embedding(Module):
             text += f", padding_idx={self.padding_idx}"
         if self.max_norm is not None:
             text += f", max_norm={self.max_norm}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
         if self.sparse:
             text += ", sparse=True"
         return text

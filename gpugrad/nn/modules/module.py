@@ -459,7 +459,7 @@ class Module:
         >>> fc = gg.nn.Linear(2, 1)
         >>> w = fc.weight
         >>> fc.to(gg.float64).weight.dtype, fc.weight is w
-        (dtype('float64'), True)
+        (gpugrad.float64, True)
         """
         if device is not None and dtype is None and not _is_device(device):
             device, dtype = None, device
@@ -499,7 +499,7 @@ class Module:
         """Cast floating-point parameters and buffers to float64; returns self.
 
         >>> gg.nn.Linear(2, 1).double().weight.dtype
-        dtype('float64')
+        gpugrad.float64
         """
         return self.to(dtype=np.float64)
 
@@ -507,7 +507,7 @@ class Module:
         """Cast floating-point parameters and buffers to float32; returns self.
 
         >>> gg.nn.Linear(2, 1).double().float().weight.dtype
-        dtype('float32')
+        gpugrad.float32
         """
         return self.to(dtype=np.float32)
 
@@ -515,7 +515,7 @@ class Module:
         """Cast floating-point parameters and buffers to float16; returns self.
 
         >>> gg.nn.Linear(2, 1).half().bias.dtype
-        dtype('float16')
+        gpugrad.float16
         """
         return self.to(dtype=np.float16)
 

@@ -17,7 +17,8 @@ from ...ops.errors import DTypeError, ShapeError, not_a_tensor
 from ...ops.join import cat, stack
 from ...tensor import Tensor
 from .. import functional as F
-from ..functional.recurrent import LSTMCellPointwise
+from ..functional.lstm_sequence import LSTMSequence
+from ..functional.recurrent import GRUCellPointwise, LSTMCellPointwise, _fused
 from .. import init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
@@ -49,10 +50,7 @@ def _lstm_step(gates, state, w):
 def _gru_step(gates, state, w):
     (h,) = state
     hidden = F.linear(h, w.weight, w.bias)  # b_hn stays inside: n uses r * (W_hn h + b_hn)
-    size = h.shape[-1]
-    rz = (gates[:, :2 * size] + hidden[:, :2 * size]).sigmoid()
-    n = (gates[:, 2 * size:] + rz[:, :size] * hidden[:, 2 * size:]).tanh()
-    return (n + rz[:, size:] * (h - n),)  # (1 - z) * n + z * h
+    return (GRUCellPointwise.apply(gates, hidden, h),)  # the gate math as one op
 
 
 # gates per hidden unit, step, and whether b_hh can join b_ih in the input projection
@@ -100,6 +98,22 @@ def _run_direction(step, gates, batch_sizes, state0, w, reverse):
         state = step(x, state, w)
         outputs[t] = state[0]
     return outputs, _rejoin(state, finished)
+
+
+def _whole_sequence(mode, w, batch_sizes, gates):
+    """Can ``LSTMSequence`` run this layer-direction? An LSTM without projection over
+    sequences of one length, unless the fused per-step GPU kernels take the steps."""
+    return (mode == "LSTM" and w.proj is None and min(batch_sizes) == max(batch_sizes)
+            and not _fused(gates._backend.xp, gates._data))
+
+
+def _lstm_sequence(gates, state0, w, reverse):
+    """(output rows (T*B, H), final (h, c)) of one layer-direction, as one op."""
+    h0, c0 = state0
+    out = LSTMSequence.apply(gates, h0, c0, w.weight, reverse=reverse)
+    steps = out.shape[0] - 1
+    rows = out[:steps].reshape(steps * h0.shape[0], h0.shape[1])
+    return rows, (out[0] if reverse else out[steps - 1], out[steps])
 
 
 def _rows(state, n):
@@ -294,9 +308,14 @@ class RNNBase(Module):
             for direction in range(self._directions):
                 k = layer * self._directions + direction
                 gates, w = self._weights(k, rows, mode)
-                outputs, state = _run_direction(mode.step, gates, batch_sizes,
-                                                tuple(s[k] for s in hx), w, direction == 1)
-                outs.append(cat(outputs))
+                state0 = tuple(s[k] for s in hx)
+                if _whole_sequence(self.mode, w, batch_sizes, gates):
+                    out, state = _lstm_sequence(gates, state0, w, direction == 1)
+                else:
+                    outputs, state = _run_direction(mode.step, gates, batch_sizes, state0, w,
+                                                    direction == 1)
+                    out = cat(outputs)
+                outs.append(out)
                 finals.append(state)
             rows = outs[0] if len(outs) == 1 else cat(outs, dim=1)
         return rows, tuple(stack([f[i] for f in finals]) for i in range(len(hx)))

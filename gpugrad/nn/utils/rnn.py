@@ -54,7 +54,7 @@ class PackedSequence(namedtuple("PackedSequence_",
         >>> import gpugrad as gg
         >>> packed = gg.nn.utils.rnn.pack_sequence([gg.ones(2)])
         >>> packed.to(gg.float64).data.dtype
-        dtype('float64')
+        gpugrad.float64
         """
         data = self.data.to(*args, **kwargs)
         if data is self.data:
@@ -82,7 +82,7 @@ class PackedSequence(namedtuple("PackedSequence_",
 
         >>> import gpugrad as gg
         >>> gg.nn.utils.rnn.pack_sequence([gg.ones(2)]).double().data.dtype
-        dtype('float64')
+        gpugrad.float64
         """
         return self.to(dtype=np.float64)
 
@@ -91,7 +91,7 @@ class PackedSequence(namedtuple("PackedSequence_",
 
         >>> import gpugrad as gg
         >>> gg.nn.utils.rnn.pack_sequence([gg.ones(2).double()]).float().data.dtype
-        dtype('float32')
+        gpugrad.float32
         """
         return self.to(dtype=np.float32)
 
@@ -100,7 +100,7 @@ class PackedSequence(namedtuple("PackedSequence_",
 
         >>> import gpugrad as gg
         >>> gg.nn.utils.rnn.pack_sequence([gg.ones(2)]).half().data.dtype
-        dtype('float16')
+        gpugrad.float16
         """
         return self.to(dtype=np.float16)
 

@@ -18,9 +18,9 @@ def default_collate(batch):
     >>> import gpugrad as gg
     >>> x, y = default_collate([(gg.tensor([1.0]), 0), (gg.tensor([2.0]), 1)])
     >>> x.shape, y.tolist(), y.dtype
-    ((2, 1), [0, 1], dtype('int64'))
+    ((2, 1), [0, 1], gpugrad.int64)
     >>> default_collate([{"a": 1.5, "s": "x"}, {"a": 2.5, "s": "y"}])
-    {'a': tensor([1.5, 2.5], dtype=float64), 's': ['x', 'y']}
+    {'a': tensor([1.5, 2.5], dtype=gpugrad.float64), 's': ['x', 'y']}
     """
     first = batch[0]
     if isinstance(first, gg.Tensor):

@@ -187,8 +187,8 @@ def random_split(dataset, lengths, generator=None):
 
     ``lengths`` are ints that sum to ``len(dataset)``, or fractions that sum to 1: each
     part gets ``floor(frac * n)`` and the remainder goes one by one to the parts in turn,
-    as in PyTorch. ``generator`` is a NumPy ``Generator``; None draws from gpugrad's CPU
-    generator (so ``gg.manual_seed`` fixes the split).
+    as in PyTorch. ``generator`` is a ``gg.Generator`` (CPU) or a NumPy ``Generator``; None
+    draws from gpugrad's CPU generator (so ``gg.manual_seed`` fixes the split).
 
     >>> a, b = random_split(range(10), [0.7, 0.3], generator=np.random.default_rng(0))
     >>> len(a), len(b), sorted(list(a) + list(b)) == list(range(10))
@@ -215,7 +215,19 @@ def random_split(dataset, lengths, generator=None):
 
 
 def _generator(generator):
-    """A NumPy ``Generator``: ``generator`` itself, or a fresh one seeded from gpugrad's."""
+    """A NumPy ``Generator``: ``generator``'s (see ``_numpy_generator``), or a fresh one
+    seeded from gpugrad's."""
     if generator is not None:
-        return generator
+        return _numpy_generator(generator)
     return np.random.default_rng(int(_NUMPY.generator().integers(0, 2 ** 63 - 1)))
+
+
+def _numpy_generator(generator):
+    """The NumPy ``Generator`` behind ``generator``: a CPU ``gg.Generator``'s own, or a NumPy
+    ``Generator`` as it is. Data loading draws its indices on the host."""
+    if isinstance(generator, gg.Generator):
+        if generator.device.type != "cpu":
+            raise RuntimeError(f"expected a 'cpu' device type for generator but found "
+                               f"'{generator.device.type}'")
+        return generator._rng
+    return generator

@@ -12,7 +12,7 @@ import numpy as np
 
 from ...backends.device import _NUMPY
 from .collate import default_collate, default_convert, to_device
-from .dataset import IterableDataset
+from .dataset import IterableDataset, _numpy_generator
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 from .worker import WorkerInfo, run_workers
 
@@ -23,8 +23,9 @@ class DataLoader:
     * ``batch_size`` examples per batch (None: one example at a time, not collated);
       ``drop_last`` skips a final short batch.
     * ``shuffle``: a new permutation every epoch, drawn from ``seed`` (an int) or, when no
-      seed is given, from one base seed taken at construction from ``generator`` (a NumPy
-      ``Generator``) or else from gpugrad's CPU generator (so ``gg.manual_seed`` fixes it).
+      seed is given, from one base seed taken at construction from ``generator`` (a CPU
+      ``gg.Generator`` or a NumPy ``Generator``) or else from gpugrad's CPU generator (so
+      ``gg.manual_seed`` fixes it).
     * ``sampler`` (indices) or ``batch_sampler`` (lists of indices) replace the order;
       exclusive with ``shuffle`` (and ``batch_sampler`` with ``batch_size``/``drop_last``).
     * ``collate_fn(list_of_examples)`` builds a batch (default ``default_collate``). A
@@ -311,7 +312,6 @@ def _length(loader):
 def _base_seed(seed, generator):
     if seed is not None:
         return int(seed)
-    if generator is None:
-        generator = _NUMPY.generator()
+    generator = _NUMPY.generator() if generator is None else _numpy_generator(generator)
     # 63 bits: fits an int64 and a JSON-safe checkpoint scalar.
     return int(generator.integers(0, 2 ** 63 - 1))

@@ -1,7 +1,8 @@
 """Samplers: which example indices a ``DataLoader`` draws, and in which order.
 
-Random samplers take a NumPy ``Generator`` as ``generator``; without one, each pass draws a
-fresh seed from gpugrad's CPU generator (so ``gg.manual_seed`` fixes the order).
+Random samplers take a ``gg.Generator`` (CPU) or a NumPy ``Generator`` as ``generator``;
+without one, each pass draws a fresh seed from gpugrad's CPU generator (so
+``gg.manual_seed`` fixes the order).
 """
 import numpy as np
 
