@@ -158,3 +158,25 @@ def add_tangents(*terms):
         if t is not None:
             total = t if total is None else total + t
     return total
+
+
+def has_bfloat16(*values):
+    """Is any of ``values`` a bfloat16 Tensor?"""
+    return any(isinstance(v, Tensor) and v.dtype.name == "bfloat16" for v in values)
+
+
+def bfloat16_in_float32(fn, *args, **kwargs):
+    """``fn`` with its bfloat16 Tensor arguments as float32, its result rounded back to
+    bfloat16: what PyTorch's CPU kernels do for bfloat16 (they accumulate in float32), and
+    needed where NumPy has no loop for ml_dtypes' type (einsum). The casts are ops, so
+    gradients flow through them in their own dtypes.
+
+    >>> x = gg.tensor([1.0, 2.0]).to(gg.bfloat16)
+    >>> bfloat16_in_float32(lambda t: t.softmax(0), x).dtype
+    gpugrad.bfloat16
+    """
+    def up(v):
+        return v.float() if has_bfloat16(v) else v
+    out = fn(*map(up, args), **{k: up(v) for k, v in kwargs.items()})
+    from ..dtypes import bfloat16
+    return out.to(dtype=bfloat16)

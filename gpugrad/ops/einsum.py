@@ -13,7 +13,7 @@ import string
 
 from ..autograd.function import Function
 from ..tensor import Tensor
-from ._util import add_tangents
+from ._util import add_tangents, bfloat16_in_float32, has_bfloat16
 from .errors import DTypeError, ShapeError, not_a_tensor, public_op
 
 _LETTERS = string.ascii_letters
@@ -190,6 +190,8 @@ def einsum(equation, *operands):
             raise not_a_tensor("einsum", t, f"operands[{i}]")
     if not operands:
         raise ShapeError("einsum(): must provide at least one operand")
+    if has_bfloat16(*operands):
+        return bfloat16_in_float32(einsum, equation, *operands)
     if len({t.dtype for t in operands}) > 1 or operands[0].dtype.kind == "b":
         raise DTypeError(f"einsum(): expected operands of one numeric dtype, got "
                          f"{[str(t.dtype) for t in operands]}")

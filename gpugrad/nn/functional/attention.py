@@ -27,6 +27,7 @@ from ...autograd.function import Function
 from ...backends.device import CPU, backend_for
 from ...kernels import attention as attention_kernels
 from ...ops.errors import DTypeError, ShapeError, public_op
+from ...ops._util import bfloat16_in_float32, has_bfloat16
 from ._util import differentiating
 from .activation import _upcast, softmax
 from .dropout import Dropout
@@ -301,6 +302,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     >>> F.scaled_dot_product_attention(q, k, v, is_causal=True).tolist()
     [[[1.0], [1.5]]]
     """
+    if has_bfloat16(query, key, value, attn_mask):
+        return bfloat16_in_float32(scaled_dot_product_attention, query, key, value,
+                                   attn_mask, dropout_p, is_causal, scale, enable_gqa)
     _check_inputs(query, key, value)
     groups = _groups(query, key, enable_gqa)
     _check_mask(attn_mask, _scores_shape(query, key, value, groups), is_causal)

@@ -15,6 +15,7 @@ from ...autograd.function import Function
 from ...kernels import layernorm
 from ...ops.errors import ShapeError, check_floating, public_op
 from ...tensor import Tensor
+from ...ops._util import bfloat16_in_float32, has_bfloat16
 from ._util import differentiating
 from .activation import _upcast
 
@@ -217,6 +218,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     >>> [round(v, 4) for v in F.layer_norm(gg.tensor([[1.0, 3.0]]), (2,))[0].tolist()]
     [-1.0, 1.0]
     """
+    if has_bfloat16(input, weight, bias):
+        return bfloat16_in_float32(layer_norm, input, normalized_shape, weight, bias, eps)
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
@@ -302,6 +305,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     >>> [round(v, 4) for v in F.group_norm(gg.tensor([[1.0, 3.0, 5.0, 5.0]]), 2)[0].tolist()]
     [-1.0, 1.0, 0.0, 0.0]
     """
+    if has_bfloat16(input, weight, bias):
+        return bfloat16_in_float32(group_norm, input, num_groups, weight, bias, eps)
     num_groups = _count("group_norm", "num_groups", num_groups)
     check_floating("group_norm", input)
     if input.ndim < 2 or num_groups <= 0 or input.shape[1] % num_groups:
