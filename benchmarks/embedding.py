@@ -10,20 +10,27 @@ libraries alternate, round by round; the script prints the median ms per step of
 the median of the per-round ratios gpugrad / PyTorch, then gpugrad's sparse / dense ratio.
 
 This process unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE before NumPy loads (they would
-tune OpenBLAS away from how users run it) and limits BLAS to one thread (PyTorch too).
+tune OpenBLAS away from how users run it) and limits BLAS and PyTorch to ``--threads``
+threads (1 by default); see benchmarks/_blas.py.
 
-    python benchmarks/embedding.py [--steps 5] [--rounds 11] [--quick]
+    python benchmarks/embedding.py [--steps 5] [--rounds 11] [--threads 1] [--quick]
 """
-import argparse
 import os
 import statistics
 import sys
-import time
 
-for _name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-    os.environ.pop(_name, None)
-for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_name] = "1"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _blas  # noqa: E402
+import _versus  # noqa: E402
+
+
+def parse_args(argv=None):
+    return _versus.parse(_versus.argument_parser(__doc__, "step"), "step", argv)
+
+
+ARGS = parse_args() if __name__ == "__main__" else None
+# BLAS reads its settings when NumPy loads: set them before any import of NumPy.
+_blas.clean_environment(ARGS.threads if ARGS is not None else None)
 
 import numpy as np  # noqa: E402
 
@@ -32,17 +39,6 @@ import gpugrad  # noqa: E402
 
 USERS, ITEMS, DIM, BATCH = 10_000, 20_000, 64, 4096
 CONFIGS = [("dense", "SGD"), ("sparse", "SGD"), ("dense", "Adam"), ("sparse", "SparseAdam")]
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
-    parser.add_argument("--rounds", type=int, default=11, help="alternating rounds")
-    parser.add_argument("--quick", action="store_true", help="smoke test: 2 steps, 2 rounds")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.steps, args.rounds = min(args.steps, 2), min(args.rounds, 2)
-    return args
 
 
 def _weights():
@@ -85,53 +81,33 @@ class Trainer:
         return loss.item()
 
 
-def run_config(sparse, optimizer, libs, args):
+def run_config(config, libs, args):
+    """Warm up, then time each library's steps in alternating rounds; report them."""
+    sparse, optimizer = config
     batches = _batches(4)
     trainers = {name: Trainer(lib, sparse == "sparse", optimizer, batches)
                 for name, lib in libs.items()}
     first = {name: t.step() for name, t in trainers.items()}  # same start: same loss
-    per_step = {name: [] for name in trainers}
-    for r in range(args.rounds):
-        order = list(trainers) if r % 2 == 0 else list(reversed(trainers))
-        for name in order:
-            t = time.perf_counter()
-            for _ in range(args.steps):
-                trainers[name].step()
-            per_step[name].append((time.perf_counter() - t) / args.steps * 1e3)
-    return first, per_step
+    for t in trainers.values():
+        for _ in range(args.warmup - 1):
+            t.step()
+    per_step = _versus.alternate({name: t.step for name, t in trainers.items()},
+                                 args.rounds, args.steps)
+    _versus.report(f"{sparse} gradients, {optimizer}", "first-step loss", first, per_step,
+                   "step")
+    return {name: statistics.median(ms) for name, ms in per_step.items()}
 
 
 def main():
-    args = parse_args()
-    libs = {"gpugrad": gpugrad}
-    try:
-        import torch
-        torch.set_num_threads(1)
-        libs["pytorch"] = torch
-        note = f"torch {torch.__version__}, torch.set_num_threads(1)"
-    except ImportError:
-        note = "PyTorch not installed: gpugrad times only"
-    print(f"BLAS threads 1 via OPENBLAS/OMP/MKL_NUM_THREADS; {note}; OPENBLAS_CORETYPE and "
-          f"OPENBLAS_L2_SIZE unset in this process")
+    args = ARGS or parse_args()
+    libs = _versus.start(gpugrad, args.threads)
     print(f"numpy {np.__version__}; users {USERS}, items {ITEMS}, dim {DIM}, batch {BATCH}; "
-          f"{args.rounds} rounds x {args.steps} steps")
-    medians = {}
-    for sparse, optimizer in CONFIGS:
-        first, per_step = run_config(sparse, optimizer, libs, args)
-        print(f"\n{sparse} gradients, {optimizer}: first-step loss " +
-              ", ".join(f"{name} {loss:.5f}" for name, loss in first.items()))
-        for name, ms in per_step.items():
-            medians[name, sparse, optimizer] = statistics.median(ms)
-            print(f"  {name:<9}{statistics.median(ms):>8.2f} ms/step (median of {len(ms)} "
-                  f"rounds; min {min(ms):.2f}, max {max(ms):.2f})")
-        if "pytorch" in per_step:
-            ratios = [g / t for g, t in zip(per_step["gpugrad"], per_step["pytorch"])]
-            print(f"  gpugrad / pytorch: {statistics.median(ratios):.2f}x median per-round "
-                  f"ratio")
+          f"{args.warmup} warm-up steps, {args.rounds} rounds x {args.steps} steps")
+    medians = {config: run_config(config, libs, args) for config in CONFIGS}
     print()
     for dense_opt, sparse_opt in (("SGD", "SGD"), ("Adam", "SparseAdam")):
         for name in libs:
-            ratio = medians[name, "sparse", sparse_opt] / medians[name, "dense", dense_opt]
+            ratio = medians["sparse", sparse_opt][name] / medians["dense", dense_opt][name]
             print(f"{name} sparse {sparse_opt} / dense {dense_opt}: {ratio:.2f}x")
 
 

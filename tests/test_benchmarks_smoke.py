@@ -1,5 +1,5 @@
-"""``benchmarks/sequence.py --quick`` and ``benchmarks/conv.py --quick`` run every workload to
-the end (timings not checked)."""
+"""``benchmarks/sequence.py``, ``conv.py`` and ``embedding.py`` with ``--quick`` run every
+workload to the end (timings not checked)."""
 import pathlib
 import subprocess
 import sys
@@ -12,7 +12,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("script, workloads, header", [
     ("sequence.py", ("lstm", "transformer"), "first-step loss"),
     ("conv.py", ("step", "conv1", "conv2", "maxpool"), "first-"),
-], ids=["sequence", "conv"])
+    ("embedding.py", ("dense gradients, SGD", "sparse gradients, SparseAdam"),
+     "first-step loss"),
+], ids=["sequence", "conv", "embedding"])
 def test_benchmark_quick_run(script, workloads, header):
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), "--quick", "--rounds", "1",

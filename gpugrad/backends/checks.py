@@ -103,12 +103,12 @@ def raise_pending():
         _pending.clear()
     import cupy
     by_device = {}
-    for k, (flag, _, _, stream) in enumerate(queued):
+    for k, (flag, _, _, _) in enumerate(queued):
         by_device.setdefault(flag.device.id, []).append(k)
-        if stream is not None:
-            # The flag was written on that stream; the host must wait for it before the
-            # copy below (which runs on this thread's current stream) reads it.
-            stream.synchronize()
+    # Each flag was written on its op's stream; the host waits for those (once each) before
+    # the copies below, which run on this thread's current streams, read them.
+    for stream in {entry[3] for entry in queued if entry[3] is not None}:
+        stream.synchronize()
     hits = np.zeros(len(queued), dtype=bool)
     for dev, ks in by_device.items():
         with cupy.cuda.Device(dev):
