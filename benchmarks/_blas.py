@@ -16,13 +16,22 @@ DROPPED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def clean_environment(threads=None):
-    """Drop the two OpenBLAS variables and, if ``threads`` is given, ask every BLAS for that
-    many threads (read when NumPy loads: call this before importing it)."""
+    """Drop the two OpenBLAS variables and, if ``threads`` is given, ask every BLAS (and
+    gpugrad's Numba loops, and XLA for one thread) for that many threads (read when NumPy,
+    Numba and JAX load: call this before importing them)."""
     for name in DROPPED:
         os.environ.pop(name, None)
     if threads is not None:
-        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                     "NUMBA_NUM_THREADS"):
             os.environ[name] = str(threads)
+        if threads > 1:
+            # Libraries take turns in one process: an idle OpenMP pool (PyTorch's) must not
+            # spin on the cores the other library is being timed on.
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        if threads == 1:  # JAX's CPU backend (XLA), where a benchmark runs it
+            os.environ["XLA_FLAGS"] = ("--xla_cpu_multi_thread_eigen=false "
+                                       "intra_op_parallelism_threads=1")
 
 
 def describe():

@@ -22,8 +22,9 @@ import gpugrad.nn.functional  # noqa: E402, F401  (gg.nn.functional, as torch.nn
 SIZES = (784, 512, 512, 10)
 
 
-def training_step(lib, device, batch):
-    """One Adam step of the MLP, written once: ``lib`` is gpugrad or torch (same API)."""
+def training_step(lib, device, batch, compiled=False):
+    """One Adam step of the MLP, written once: ``lib`` is gpugrad or torch (same API);
+    ``compiled``: gpugrad's step under ``gg.compile`` (replayed as one CUDA graph)."""
     nn = lib.nn
     model = nn.Sequential(nn.Linear(SIZES[0], SIZES[1]), nn.ReLU(),
                           nn.Linear(SIZES[1], SIZES[2]), nn.ReLU(),
@@ -36,7 +37,7 @@ def training_step(lib, device, batch):
         opt.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
-    return step, lambda: lib.cuda.synchronize(device)
+    return (lib.compile(step) if compiled else step), lambda: lib.cuda.synchronize(device)
 
 
 def timed(step, sync, steps):
@@ -64,16 +65,24 @@ def main():
         torch, has_torch_cuda = None, False
     for batch in (128, 1024):
         ours = training_step(gg, args.device, batch)
+        replayed = training_step(gg, args.device, batch, compiled=True)
         theirs = training_step(torch, args.device, batch) if has_torch_cuda else None
-        for _ in range(5):  # warm-up: kernel compilation, memory pools
+        for _ in range(5):  # warm-up: kernel compilation, memory pools, gg.compile's traces
             ours[0]()
+            replayed[0]()
             if theirs:
                 theirs[0]()
-        ours_t, theirs_t = [], []
+        ours_t, replayed_t, theirs_t = [], [], []
         for _ in range(args.rounds):
             ours_t.append(timed(*ours, args.steps))
+            replayed_t.append(timed(*replayed, args.steps))
             if theirs:
                 theirs_t.append(timed(*theirs, args.steps))
+        c = statistics.median(replayed_t) * 1e3
+        print(f"batch {batch:5d}: gpugrad compiled {c:7.3f} ms/step, eager/compiled "
+              f"{statistics.median(np.divide(ours_t, replayed_t)):.2f}x, "
+              f"{replayed[0].stats}")
+        print(f"RESULT mlp_step_batch{batch}_compiled_ms {c:.3f}")
         g = statistics.median(ours_t) * 1e3
         if theirs:
             t = statistics.median(theirs_t) * 1e3

@@ -154,8 +154,10 @@ def _rss_bytes():
 
 
 def _peak_memory_child(name, batch):
-    """Run in a child: peak resident-set growth (MiB) over 10 steps, from just after
-    building the model (so gradients, optimizer state and activations all count).
+    """Run in a child: peak resident-set growth (MiB) over 10 steps, measured from after
+    one warm-up step: what a step holds at its peak beyond the gradients and optimizer state
+    already there, without one-time costs (imports; Numba compiling gpugrad's CPU loops
+    takes ~110 MiB of LLVM once per process).
 
     A thread samples the current RSS every 0.2 ms: the lifetime peak (``ru_maxrss``) would
     be dominated by imports, and PyTorch's CPU allocations are invisible to tracemalloc.
@@ -163,6 +165,7 @@ def _peak_memory_child(name, batch):
     import threading
     x, y = _batch(batch)
     runner = LIBRARIES[name]()
+    runner.step(x, y)
     base = peak = _rss_bytes()
     done = threading.Event()
 

@@ -3,6 +3,7 @@
 Workloads (vocabulary 1000, batch 32, sequence 64, cross-entropy, AdamW):
 
 * ``lstm``: Embedding(1000, 128), 2-layer ``nn.LSTM`` hidden 128 (batch_first), Linear decoder.
+* ``gru``: the same with a 2-layer ``nn.GRU`` in place of the LSTM.
 * ``transformer``: token + position embeddings (128), 2 pre-norm blocks of causal
   ``F.scaled_dot_product_attention`` (4 heads) and a GELU MLP (4x), final LayerNorm, Linear head.
 
@@ -18,6 +19,7 @@ default): through threadpoolctl when it is installed, else through the environme
 gets ``torch.set_num_threads(--threads)``. It prints which BLAS NumPy uses.
 
     python benchmarks/sequence.py [--steps 5] [--rounds 11] [--threads 1] [--quick]
+                                  [--only lstm,gru]
 """
 import os
 import sys
@@ -31,7 +33,10 @@ LR = 1e-3
 
 
 def parse_args(argv=None):
-    return _versus.parse(_versus.argument_parser(__doc__, "step"), "step", argv)
+    parser = _versus.argument_parser(__doc__, "step")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated workloads to run (lstm, gru, transformer)")
+    return _versus.parse(parser, "step", argv)
 
 
 ARGS = parse_args() if __name__ == "__main__" else None
@@ -44,22 +49,33 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import gpugrad  # noqa: E402
 
 
-def lstm_lm(lib):
-    """Embedding -> 2-layer LSTM -> Linear, for ``lib`` = gpugrad or torch."""
+def recurrent_lm(lib, kind="LSTM"):
+    """Embedding -> 2-layer ``kind`` ("LSTM" or "GRU") -> Linear, for ``lib`` = gpugrad or
+    torch."""
     nn = lib.nn
 
-    class LSTMLM(nn.Module):
+    class RecurrentLM(nn.Module):
         def __init__(self):
             super().__init__()
             self.embed = nn.Embedding(VOCAB, EMBED)
-            self.lstm = nn.LSTM(EMBED, HIDDEN, LAYERS, batch_first=True)
+            self.rnn = getattr(nn, kind)(EMBED, HIDDEN, LAYERS, batch_first=True)
             self.decoder = nn.Linear(HIDDEN, VOCAB)
 
         def forward(self, tokens):
-            out, _ = self.lstm(self.embed(tokens))
+            out, _ = self.rnn(self.embed(tokens))
             return self.decoder(out)
 
-    return LSTMLM()
+    return RecurrentLM()
+
+
+def lstm_lm(lib):
+    """Embedding -> 2-layer LSTM -> Linear."""
+    return recurrent_lm(lib, "LSTM")
+
+
+def gru_lm(lib):
+    """Embedding -> 2-layer GRU -> Linear."""
+    return recurrent_lm(lib, "GRU")
 
 
 def transformer_lm(lib):
@@ -103,7 +119,7 @@ def transformer_lm(lib):
     return GPT()
 
 
-WORKLOADS = {"lstm": lstm_lm, "transformer": transformer_lm}
+WORKLOADS = {"lstm": lstm_lm, "gru": gru_lm, "transformer": transformer_lm}
 
 
 class Trainer:
@@ -152,7 +168,8 @@ def main():
 
     def run(name):
         report(name, *run_workload(name, libs, args))
-    sys.exit(_versus.run_each(WORKLOADS, run))
+    names = args.only.split(",") if args.only else list(WORKLOADS)
+    sys.exit(_versus.run_each(names, run))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ TensorBoard logs under runs/ and a loss-curve PNG.
 
     python examples/train_digits.py --epochs 20
     python examples/train_digits.py --devices cpu            # one device
+    python examples/train_digits.py --devices cpu --compile  # steps replayed by gg.compile
     tensorboard --logdir runs
 """
 import argparse
@@ -27,6 +28,8 @@ def parse_args(argv=None):
                         help="folder for the loss-curve PNG and checkpoints")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--compile", action="store_true",
+                        help="replay each step with gg.compile (one device: --devices cpu)")
     return parser.parse_args(argv)
 
 
@@ -40,7 +43,7 @@ def main(argv=None):
     log_dir = _log_dir(args.log_dir)
     trainer = gg.train.Trainer(
         model, optimizer, F.cross_entropy, devices=devices, log_dir=log_dir, seed=args.seed,
-        progress=not args.no_progress,
+        progress=not args.no_progress, compile=args.compile,
         callbacks=[gg.train.ModelCheckpoint(os.path.join(args.out, "checkpoints"),
                                             every=args.epochs, monitor="val_accuracy")])
     print(f"devices: {', '.join(trainer.devices)} (effective batch "

@@ -50,6 +50,7 @@ from .serialization import load, save
 from .amp import autocast, get_autocast_dtype, is_autocast_enabled
 from . import amp, cpu  # noqa: E402  (gg.amp, gg.cpu.amp: mixed precision)
 from . import cuda, data, func, nn, optim, parallel, train, utils, viz  # noqa: E402  (after Tensor)
+from .jit import compile  # noqa: E402,A004  (PyTorch's name; shadows the builtin here)
 
 clip = clamp
 concat = cat

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 
-from .backends.device import _NUMPY
+from .backends.device import _NUMPY, CPU as _NUMPY_CPU
 
 
 def manual_seed(seed):
@@ -35,6 +35,22 @@ def seed():
     True
     """
     return manual_seed(int(np.random.SeedSequence().entropy) % 2**63)
+
+
+def draw_seed():
+    """A 63-bit seed from the CPU generator (``gg.manual_seed`` seeds it): what dropout
+    draws per call. Inside a ``gg.compile`` trace the draw is recorded, so every replay
+    draws its own seed in the same order as eager calls would.
+
+    >>> _ = gg.manual_seed(0); a = draw_seed()
+    >>> _ = gg.manual_seed(0); a == draw_seed()
+    True
+    """
+    from .autograd.grad_mode import state
+    value = int(_NUMPY.generator(_NUMPY_CPU).integers(0, 2**63, dtype=np.int64))
+    if state.tracer is not None:
+        state.tracer.seed(value, draw_seed)
+    return value
 
 
 def get_rng_state():

@@ -16,6 +16,9 @@ from . import dtypes as _dtypes
 from .dtypes import as_dtype, check_device, get_default_dtype, of_array
 
 
+_new = object.__new__  # bound once: looking ``object.__new__`` up costs as much as the call
+
+
 class Tensor:
     """An n-dimensional array with autograd. Make one with ``gg.tensor`` or a factory.
 
@@ -28,7 +31,7 @@ class Tensor:
 
     # Class-level defaults keep construction cheap: a new tensor sets only what differs.
     requires_grad = False
-    grad = None
+    _grad = None
     grad_fn = None
     _version = None
     _hooks = None
@@ -51,16 +54,38 @@ class Tensor:
         self._data = data
         self._backend = backend
         self._device = device
+        self.requires_grad, self.grad_fn, self._version = False, None, None  # as in _wrap
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
     def _wrap(cls, data, backend, device):
-        t = object.__new__(Tensor)
+        t = _new(Tensor)
         t._data = data
         t._backend = backend
         t._device = device
+        # Ops read these: Python 3.11 reads them faster from the instance than the class.
+        t.requires_grad, t.grad_fn, t._version = False, None, None
         return t
+
+    @property
+    def grad(self):
+        """The gradient backward accumulated here (None until then), as in PyTorch.
+
+        >>> x = gg.tensor([3.0], requires_grad=True)
+        >>> x.grad is None
+        True
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([6.])
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if state.tracer is not None:  # gg.compile replays the assignment (zero_grad, say)
+            state.tracer.set_grad(self, value)
+        self._grad = value
 
     def _like(self, data):
         """A new tensor (no graph) holding ``data`` on this tensor's device."""
@@ -254,6 +279,8 @@ class Tensor:
         if self._device is not CPU:
             raise TypeError(f"can't convert a tensor on {self._device} to NumPy; "
                             "call .cpu() first to copy it to host memory")
+        if state.tracer is not None:
+            state.tracer.host(self, "numpy", self._data)
         return self._data
 
     def item(self):
@@ -265,7 +292,10 @@ class Tensor:
         if self._data.size != 1:
             raise ValueError(f"item(): tensor with {self._data.size} elements cannot be "
                              "converted to a Python scalar")
-        return self._host().reshape(()).item()
+        value = self._host().reshape(()).item()
+        if state.tracer is not None:  # gg.compile: the replay reads it again
+            state.tracer.host(self, "item", value)
+        return value
 
     def tolist(self):
         """The values as (nested) Python lists of Python numbers.
@@ -273,7 +303,10 @@ class Tensor:
         >>> gg.tensor([[1, 2], [3, 4]]).tolist()
         [[1, 2], [3, 4]]
         """
-        return self._host().tolist()
+        value = self._host().tolist()
+        if state.tracer is not None:
+            state.tracer.host(self, "tolist", value)
+        return value
 
     def __array__(self, dtype=None, copy=None):
         # NumPy 2 passes copy=True for np.array(t) and None for np.asarray(t): only the
@@ -281,6 +314,8 @@ class Tensor:
         if self._device is not CPU:
             raise TypeError(f"can't convert a tensor on {self._device} to NumPy; "
                             "call .cpu() first")
+        if state.tracer is not None:
+            state.tracer.host(self, "numpy", self._data)
         if copy:
             return self._data.astype(dtype or self._data.dtype, copy=True)
         if copy is False and dtype is not None and np.dtype(dtype) != self._data.dtype:
@@ -596,8 +631,10 @@ class Tensor:
         """Add ``grad`` into ``.grad``. ``shared`` says the gradient's array is also held
         elsewhere (another leaf's grad, the caller's seed): ``.grad`` then gets its own copy,
         so that in-place updates of one ``.grad`` (clipping, say) stay local."""
+        if state.tracer is not None:  # gg.compile records the engine's own calls only
+            state.tracer.accumulated(self, grad)
         if self.grad is None:
-            if isinstance(grad, Tensor) and not state.grad_enabled:
+            if isinstance(grad, Tensor) and not state.flags.grad_enabled:
                 if shared or not _owns(grad._data):
                     # CuPy's copy() allocates on the current device, not the array's.
                     with grad._backend.device_context(grad._device):
@@ -695,7 +732,13 @@ class Tensor:
         return self._version
 
     def _bump_version(self):
-        if self._version is not None:
+        # No counter yet means no change so far and no view sharing one (a view, detach or
+        # saved output makes it first): the graph saved such a tensor at version 0.
+        if state.tracer is not None:  # gg.compile: was this write recorded?
+            state.tracer.wrote(self)
+        if self._version is None:
+            self._version = [1]
+        else:
             self._version[0] += 1
 
     def _alias(self):
@@ -717,7 +760,7 @@ class Tensor:
     # ---- arithmetic -----------------------------------------------------------------
     def __add__(self, other):
         if other.__class__ is Tensor and other._data.dtype is self._data.dtype:
-            return _ew.Add.apply(self, other)  # skips the lifting and promotion layer
+            return _add(self, other)  # skips the lifting and promotion layer
         if isinstance(other, RowSparseGrad):
             return NotImplemented  # its __radd__ knows how to add itself to a dense tensor
         return _ew.add(self, other)
@@ -733,7 +776,7 @@ class Tensor:
 
     def __mul__(self, other):
         if other.__class__ is Tensor and other._data.dtype is self._data.dtype:
-            return _ew.Mul.apply(self, other)  # skips the lifting and promotion layer
+            return _mul(self, other)  # skips the lifting and promotion layer
         return _ew.mul(self, other)
 
     def __rmul__(self, other):
@@ -2018,6 +2061,7 @@ from . import creation as _creation  # noqa: E402
 from .ops import compare as _cmp  # noqa: E402
 from .ops import errors as _errors  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
+_add, _mul = _ew.Add.apply, _ew.Mul.apply  # bound once: the operators' fast path
 from .ops import indexing as _index  # noqa: E402
 from .ops import inplace as _inplace  # noqa: E402
 from .ops import join as _join  # noqa: E402

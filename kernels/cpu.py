@@ -2,9 +2,9 @@
 
 Same signatures and results as the CUDA launchers and :mod:`.reference`. Numba is imported
 on the first call, not with this module. A twin stays only while it beats the vectorised
-NumPy path (``python benchmarks/kernels.py``). Softmax cross-entropy twins were measured
-and dropped: row loops calling scalar ``exp`` lose to NumPy's SIMD ``exp`` (0.5x forward,
-0.9x backward at N=1024, C=1000, float32).
+NumPy path (``python benchmarks/kernels.py``). Softmax cross-entropy's row loops live in
+:mod:`._cpu_rows`: with :mod:`._cpu_exp`'s vectorisable ``exp`` they beat NumPy's passes
+(libm's scalar ``exp`` made them lose, 0.5x forward).
 """
 import numpy as np
 

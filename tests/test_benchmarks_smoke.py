@@ -10,7 +10,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("script, workloads, header", [
-    ("sequence.py", ("lstm", "transformer"), "first-step loss"),
+    ("sequence.py", ("lstm", "gru", "transformer"), "first-step loss"),
     ("conv.py", ("step", "conv1", "conv2", "maxpool"), "first-"),
     ("embedding.py", ("dense gradients, SGD", "sparse gradients, SparseAdam"),
      "first-step loss"),

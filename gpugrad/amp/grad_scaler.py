@@ -10,6 +10,7 @@ rounded), as PyTorch's, so both follow the same values.
 import warnings
 
 import numpy as np
+from ..autograd.tracer import traced_call
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
 
@@ -109,6 +110,7 @@ class GradScaler:
         state["found_inf"] = _unscale_grads(optimizer, inv_scale)
         state["stage"] = _UNSCALED
 
+    @traced_call("step")
     def step(self, optimizer, *args, **kwargs):
         """``optimizer.step(*args, **kwargs)`` on unscaled gradients (``unscale_`` first
         if it was not called), unless some gradient is inf/NaN: then the step is skipped

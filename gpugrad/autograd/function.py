@@ -17,12 +17,18 @@ What backward needs is declared: ``saves_inputs = (0, 1)`` keeps those inputs,
 ``saves_output = True`` keeps the result; ``ctx.saved_tensors`` returns them in that order
 after checking that none was modified in place since.
 """
+import gc
+import threading
+import weakref
 from operator import attrgetter
 
 from . import anomaly
 from .grad_mode import state
 
+_new = object.__new__  # bound once: looking ``object.__new__`` up costs as much as the call
 _shape_of = attrgetter("shape")
+_PREFIX = tuple(tuple(range(n)) for n in range(9))  # saves_inputs that keep the first n
+_ZEROS = tuple((0,) * n for n in range(9))  # the versions of tensors never changed in place
 _RETAIN_MSG = ("trying to backward through the graph a second time (or to read saved tensors "
                "after they were freed); pass retain_graph=True to the first backward call")
 
@@ -56,42 +62,77 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors ``inputs``, recording it in the graph when needed."""
-        record = False
-        arrays = []
         try:  # free on Python >= 3.11 unless it raises
             first = inputs[0]
             backend = first._backend
             device = first._device
-            for t in inputs:
-                if t._device is not device:
-                    raise RuntimeError(f"{cls.__name__.lower()}: expected all tensors on one "
-                                       f"device, found {device} and {t._device}")
-                if t.requires_grad:
+            record = first.requires_grad
+            if len(inputs) == 1:  # unrolled for the usual arities: no loop, no list
+                arrays = (first._data,)
+            elif len(inputs) == 2:
+                second = inputs[1]
+                if second._device is not device:
+                    raise _device_error(cls, device, second._device)
+                if second.requires_grad:
                     record = True
-                arrays.append(t._data)
+                arrays = (first._data, second._data)
+            else:
+                arrays = []
+                for t in inputs:
+                    if t._device is not device:
+                        raise _device_error(cls, device, t._device)
+                    if t.requires_grad:
+                        record = True
+                    arrays.append(t._data)
         except AttributeError:
             raise _input_error(cls, inputs) from None
-        ctx = object.__new__(cls)
+        ctx = _new(cls)
         try:
             if backend.has_device_context:
                 with backend.device_context(device):
                     out = cls.forward(ctx, backend.xp, *arrays, **params)
             elif params:
                 out = cls.forward(ctx, backend.xp, *arrays, **params)
+            elif len(arrays) == 2:  # a plain call runs in this frame's loop: no *args tuple
+                out = cls.forward(ctx, backend.xp, arrays[0], arrays[1])
+            elif len(arrays) == 1:
+                out = cls.forward(ctx, backend.xp, arrays[0])
             else:
                 out = cls.forward(ctx, backend.xp, *arrays)  # an empty ** still costs a dict
         except (ValueError, TypeError, IndexError) as err:
             raise _forward_error(cls, arrays, err) from None
         if out.__class__ is not backend.array_type:
             out = backend.xp.asarray(out)  # NumPy turns 0-d results into scalars
-        result = object.__new__(Tensor)  # Tensor._wrap, inlined: this is the hot path
+        result = _new(Tensor)  # Tensor._wrap, inlined: this is the hot path
         result._data = out
         result._backend = backend
         result._device = device
-        mode = state
+        mode = state.flags
         if record and mode.grad_enabled:
-            ctx._record(inputs, arrays, result)
+            if len(arrays) == 2:  # _record, inlined for the usual arities
+                second = inputs[1]
+                ctx.next = (first.grad_fn or (first if first.requires_grad else None),
+                            second.grad_fn or (second if second.requires_grad else None))
+                ctx.input_shapes = (arrays[0].shape, arrays[1].shape)
+            elif len(arrays) == 1:
+                ctx.next = (first.grad_fn or first,)  # recording: the input requires grad
+                ctx.input_shapes = (arrays[0].shape,)
+            else:
+                ctx._link(inputs, arrays)
+            result.requires_grad = True
+            result.grad_fn = ctx
+            ctx._hooks = None  # the engine reads it for every node: faster from the instance
+            saves = ctx.saves_output
+            if saves or ctx.saves_inputs:
+                ctx._save(inputs, result, saves)
+            if _graph_gc is None:
+                _graph_gc_count(ctx)
+        else:
+            result.requires_grad = False  # read from the instance, faster than the class's
         if mode.extras:
+            mode = state  # the rare features' switches
+            if mode.tracer is not None:
+                mode.tracer.op(cls, ctx, inputs, arrays, params, result)
             if mode.forward_levels:
                 push_tangents(ctx, inputs, result)
             if mode.anomaly:
@@ -100,40 +141,72 @@ class Function:
         return result
 
     def _record(self, inputs, arrays, result):
-        """Link this node into the graph: edges to the inputs' nodes, and saved state."""
-        edges = []  # a plain loop: a list comprehension costs a frame on this hot path
-        for t in inputs:
-            edges.append(t.grad_fn or (t if t.requires_grad else None))
-        self.next = edges
-        # Tuples, not lists: a tuple of ints (or of such tuples) leaves the cyclic GC's
-        # tracking once examined, so big graphs cost its full collections less.
-        self.input_shapes = tuple(map(_shape_of, arrays))
+        """Link this node into the graph: edges to the inputs' nodes, and saved state.
+        (``apply`` runs the same steps inline.)
+
+        Every object made here lives as long as the graph, and each one the cyclic GC tracks
+        makes its collections come sooner and take longer; so edges, shapes and versions are
+        tuples (a tuple of ints leaves the GC's tracking once examined), saved inputs reuse
+        the ``inputs`` tuple, and version counters are only made when a tensor changes.
+        """
+        self._link(inputs, arrays)
         result.requires_grad = True
         result.grad_fn = self
+        self._hooks = None  # the engine reads it for every node: faster from the instance
         if self.saves_inputs or self.saves_output:
-            saved = []
-            versions = []
-            for i in self.saves_inputs:
-                t = inputs[i]
-                if t._version is None:
-                    t._version = [0]
-                saved.append(t)
-                versions.append(t._version[0])
-            if self.saves_output:
-                alias = object.__new__(Tensor)  # result._alias(), inlined
-                alias._data = result._data
-                alias._backend = result._backend
-                alias._device = result._device
-                alias._version = result._version = [0]
-                saved.append(alias)
-                versions.append(0)
-            self._saved = saved
-            self._versions = tuple(versions)
+            self._save(inputs, result, self.saves_output)
+        if _graph_gc is None:
+            _graph_gc_count(self)
+
+    def _link(self, inputs, arrays):
+        self.next = tuple([t.grad_fn or (t if t.requires_grad else None) for t in inputs])
+        self.input_shapes = tuple(map(_shape_of, arrays))
+
+    def _save(self, inputs, result, saves_output):
+        """Keep what backward needs: the inputs ``saves_inputs`` names, with their versions
+        now, and the output when ``saves_output``."""
+        saves = self.saves_inputs
+        if saves:
+            n = len(inputs)
+            if n < 9 and saves == _PREFIX[n]:  # every input, in order: the usual case
+                saved = inputs
+                versions = _ZEROS[n]
+            else:
+                saved = tuple([inputs[i] for i in saves])
+                versions = (0,) * len(saved)
+            for t in saved:
+                if t._version is not None and t._version[0]:
+                    versions = tuple([_version_of(t) for t in saved])
+                    break
+            if saves_output:
+                self._saved = saved + (self._save_output(result),)
+                self._versions = versions + (0,)
+            else:
+                self._saved = saved
+                self._versions = versions
+        elif saves_output:
+            self._saved = (self._save_output(result),)
+            self._versions = _ZEROS[1]
+
+    @staticmethod
+    def _save_output(result):
+        """The output, saved as an alias without the node (no cycle output -> node ->
+        output); they share a version counter, so an in-place change of it is caught."""
+        alias = _new(Tensor)  # result._alias(), inlined
+        alias._data = result._data
+        alias._backend = result._backend
+        alias._device = result._device
+        alias.requires_grad = False
+        alias._version = result._version = [0]
+        return alias
 
     @property
     def needs_input_grad(self):
         """One bool per input: does backward need to compute its gradient?"""
-        return [e is not None for e in self.next]
+        edges = self.next
+        if len(edges) == 2:
+            return (edges[0] is not None, edges[1] is not None)
+        return tuple([e is not None for e in edges])
 
     @property
     def saved_tensors(self):
@@ -141,24 +214,25 @@ class Function:
         if saved is None:
             raise RuntimeError(_RETAIN_MSG)
         versions = self._versions
-        for i, t in enumerate(saved):
-            if t._version[0] != versions[i]:
+        i = 0
+        for t in saved:
+            if t._version is not None and t._version[0] != versions[i]:
                 self._raise_modified()
-        if self.saves_output and state.grad_enabled:
-            # The output is saved without its node (no cycle output -> node -> output);
-            # a double backward re-links it here.
+            i += 1
+        if self.saves_output and state.flags.grad_enabled:
+            # A double backward re-links the saved output to this node here.
             out = saved[-1]
             linked = out._relinked(self)
             linked._tangent = out._tangent  # forward-over-reverse reads the output's tangent
-            return saved[:-1] + [linked]
+            return (*saved[:-1], linked)
         return saved
 
     def _raise_modified(self):
         for t, version in zip(self._saved, self._versions):
-            if t._version[0] != version:
+            if _version_of(t) != version:
                 raise RuntimeError(
                     f"one of the tensors saved for {type(self).__name__} has been modified by "
-                    f"an in-place operation (version {t._version[0]}, saved at {version})")
+                    f"an in-place operation (version {_version_of(t)}, saved at {version})")
 
     @property
     def next_functions(self):
@@ -181,6 +255,66 @@ class Function:
     @staticmethod
     def jvp(ctx, *tangents):
         raise NotImplementedError(f"{type(ctx).__name__} has no forward-mode derivative (jvp)")
+
+
+# ---- the cyclic GC while a graph is built -----------------------------------------------
+# A recorded op leaves a few GC-tracked objects (node, output, tuples) alive until backward
+# frees them, by reference counting alone: the graph has no cycles. At CPython's default
+# gen0 threshold (700 allocations) building a graph of a few thousand ops runs young
+# collections that find nothing, and moves the graph into the old generation, whose full
+# collections scan every object of the process (PyTorch's graph lives in C++, outside the
+# GC). So once GRAPH_GC_AFTER ops were recorded the gen0 threshold is raised to
+# GRAPH_GC_THRESHOLD, and set back when a backward frees the graph or when the node recorded
+# then dies (a graph dropped without backward). Collection is never switched off: cycles,
+# also through user objects holding tensors, are found as before, after more allocations.
+# Process-wide effect: while a graph of more than GRAPH_GC_AFTER ops is alive (in any
+# thread), young collections come less often.
+GRAPH_GC_THRESHOLD = 20000
+GRAPH_GC_AFTER = 256  # small graphs (one op, made and dropped in a loop) change nothing
+_graph_gc = None  # while raised: (weak reference to a node of the graph, old threshold)
+_graph_gc_wait = GRAPH_GC_AFTER  # ops still to record before raising
+
+
+_graph_gc_lock = threading.RLock()  # reentrant: a collection may run the weakref callback
+
+
+def _graph_gc_count(node):
+    global _graph_gc, _graph_gc_wait
+    _graph_gc_wait -= 1
+    if _graph_gc_wait > 0:
+        return
+    with _graph_gc_lock:  # threads: the old threshold is read and replaced by one of them
+        if _graph_gc is not None:
+            return
+        threshold = gc.get_threshold()
+        if not 0 < threshold[0] < GRAPH_GC_THRESHOLD:
+            threshold = None  # automatic collection is off, or already this rare: leave it
+        _graph_gc = (weakref.ref(node, _graph_gc_end), threshold)
+        if threshold is not None:
+            gc.set_threshold(GRAPH_GC_THRESHOLD, *threshold[1:])
+
+
+def _graph_gc_end(first=None):
+    """A backward freed the graph (or ``first``, the weak reference to the node recorded
+    when the threshold went up, died): set the gen0 threshold back, unless the user
+    changed it meanwhile."""
+    global _graph_gc, _graph_gc_wait
+    _graph_gc_wait = GRAPH_GC_AFTER
+    if _graph_gc is None:
+        return
+    with _graph_gc_lock:
+        current = _graph_gc
+        if current is None or first is not None and current[0] is not first:
+            return
+        _graph_gc = None
+        threshold = current[1]
+        if threshold is not None and gc.get_threshold()[0] == GRAPH_GC_THRESHOLD:
+            gc.set_threshold(*threshold)
+
+
+def _version_of(t):
+    """How often ``t`` was changed in place (no counter yet: never)."""
+    return 0 if t._version is None else t._version[0]
 
 
 def push_tangents(ctx, inputs, result):
@@ -244,6 +378,11 @@ def _set_tangent(ctx, result, level, tangent):
         if ctx.saves_output and saved:
             saved[-1]._tangent = tangents  # the saved output is an alias: same tangents
     tangents[level] = tangent
+
+
+def _device_error(cls, device, other):
+    return RuntimeError(f"{cls.__name__.lower()}: expected all tensors on one device, found "
+                        f"{device} and {other}")
 
 
 def _input_error(cls, inputs):

@@ -5,14 +5,46 @@ import functools
 import threading
 
 
-class _State(threading.local):
-    """Per-thread autograd switches. ``extras`` is True while anomaly mode or forward-mode
-    AD is on, so ``Function.apply`` pays one attribute read for both when neither is."""
+class _Flags:
+    """The two switches every op reads, in a plain object: reading an attribute of a
+    ``threading.local`` costs several times more, so ``Function.apply`` reads ``state.flags``
+    once and then these."""
 
-    grad_enabled = True
-    extras = False
+    def __init__(self):
+        self.grad_enabled = True
+        self.extras = False
+
+
+class _State(threading.local):
+    """Per-thread autograd switches. ``extras`` is True while anomaly mode, forward-mode
+    AD or a ``gg.compile`` trace is on, so ``Function.apply`` pays one attribute read for
+    all of them when none is."""
+
     _anomaly = False
     _forward_levels = ()
+    _tracer = None
+
+    def __init__(self):  # run once in every thread that uses ``state``
+        self.flags = _Flags()
+
+    @property
+    def grad_enabled(self):
+        return self.flags.grad_enabled
+
+    @grad_enabled.setter
+    def grad_enabled(self, value):
+        self.flags.grad_enabled = value
+
+    @property
+    def extras(self):
+        return self.flags.extras
+
+    @extras.setter
+    def extras(self, value):
+        self.flags.extras = value
+
+    def _update_extras(self):
+        self.extras = bool(self._anomaly or self._forward_levels or self._tracer is not None)
 
     @property
     def anomaly(self):
@@ -21,7 +53,7 @@ class _State(threading.local):
     @anomaly.setter
     def anomaly(self, value):
         self._anomaly = value
-        self.extras = bool(value or self._forward_levels)
+        self._update_extras()
 
     @property
     def forward_levels(self):
@@ -31,7 +63,17 @@ class _State(threading.local):
     @forward_levels.setter
     def forward_levels(self, levels):
         self._forward_levels = levels
-        self.extras = bool(self._anomaly or levels)
+        self._update_extras()
+
+    @property
+    def tracer(self):
+        """The ``gg.compile`` tracer recording this thread's ops, or None."""
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, tracer):
+        self._tracer = tracer
+        self._update_extras()
 
 
 state = _State()
@@ -43,11 +85,12 @@ class _GradMode:
     enabled = True
 
     def __enter__(self):
-        self._prev = state.grad_enabled
-        state.grad_enabled = self.enabled
+        flags = state.flags
+        self._prev = flags.grad_enabled
+        flags.grad_enabled = self.enabled
 
     def __exit__(self, *exc):
-        state.grad_enabled = self._prev
+        state.flags.grad_enabled = self._prev
 
     def __call__(self, fn):
         @functools.wraps(fn)

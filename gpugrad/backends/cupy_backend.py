@@ -13,6 +13,7 @@ class CupyBackend(Backend):
     def __init__(self, cupy):
         self.xp = cupy
         self.array_type = cupy.ndarray
+        self.has_device_context = True  # read by every op: faster from the instance
         self._seed = None
         self._generators = {}
 

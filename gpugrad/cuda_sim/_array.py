@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from . import _order
+from . import _graph, _order
 
 _state = threading.local()
 _count = [0]  # number of simulated devices, set by install()
@@ -128,6 +128,7 @@ class ndarray:
         if self._dev != current_device():
             raise _peer_error(self._dev, current_device())
         _order.launch(reads=(self,))
+        _graph.unsupported("a Numba CUDA kernel")
         return self._a
 
     def __dlpack__(self, stream=None, **kwargs):
@@ -178,6 +179,7 @@ class ndarray:
             raise TypeError(f"Only numpy.ndarray can be set to cupy.ndarray, got {type(arr)}")
         if arr.shape != self.shape:
             raise ValueError("Shape mismatch")
+        _graph.unsupported("ndarray.set (a copy from host memory)")
         np.copyto(self._a, arr)
         _order.launch(writes=(self,))
 
@@ -247,7 +249,9 @@ class ndarray:
     def copy(self, order="C"):
         """A copy on the *current* device (CuPy copies across devices here, peer to peer)."""
         _order.launch(reads=(self,))
-        return ndarray._new(np.array(self._a, order=order), current_device())
+        out = np.array(self._a, order=order)
+        _graph.note(lambda: self._a, out)
+        return ndarray._new(out, current_device())
 
     def view(self, dtype=None):
         return self._view(self._a.view() if dtype is None else self._a.view(dtype))
@@ -258,6 +262,7 @@ class ndarray:
             return self._view(out)
         self._check()
         _order.launch(reads=(self,))
+        _graph.note(lambda: self._a.reshape(*shape, order=order), out)
         return ndarray._new(out, self._dev)
 
     def ravel(self, order="C"):
@@ -281,12 +286,16 @@ class ndarray:
             return self
         self._check()
         _order.launch(reads=(self,))
-        return ndarray._new(self._a.astype(dtype, order=order), current_device())
+        out = self._a.astype(dtype, order=order)
+        _graph.note(lambda: self._a, out)
+        return ndarray._new(out, current_device())
 
     def fill(self, value):
         self._check()
+        _graph.before_write(self._a)
         self._a.fill(value)
         _order.launch(writes=(self,))
+        _graph.note(lambda: self._a.fill(value))
 
     def _check(self):
         current = current_device()
@@ -303,9 +312,11 @@ class ndarray:
             return self._view(out)
         self._check()
         _order.launch(reads=(self,) + _dispatch.arrays_in(key))
-        key = _dispatch.wrap_out_of_bounds(_dispatch.unwrap_index(key), self.shape)
-        out = self._a[key]
-        return ndarray._new(np.asarray(out), self._dev)
+        raw = _dispatch.unwrap_index(key)
+        out = np.asarray(self._a[_dispatch.wrap_out_of_bounds(raw, self.shape)])
+        # A graph reads the index arrays when launched: wrap them around then.
+        _graph.note(lambda: self._a[_dispatch.wrap_out_of_bounds(raw, self.shape)], out)
+        return ndarray._new(out, self._dev)
 
     def __setitem__(self, key, value):
         from . import _dispatch
@@ -314,7 +325,11 @@ class ndarray:
         if type(value) is ndarray:
             value._check()
             value = value._a
-        self._a[_dispatch.wrap_out_of_bounds(_dispatch.unwrap_index(key), self.shape)] = value
+        raw = _dispatch.unwrap_index(key)
+        _graph.before_write(self._a)
+        self._a[_dispatch.wrap_out_of_bounds(raw, self.shape)] = value
+        _graph.note(lambda: self._a.__setitem__(
+            _dispatch.wrap_out_of_bounds(raw, self.shape), value))
 
 
 def _account(dev, nbytes):

@@ -3,7 +3,7 @@ import functools
 
 import numpy as np
 
-from . import _order
+from . import _graph, _order
 from ._array import _peer_error, current_device, ndarray
 
 # Functions that launch no kernel: they return views, or look only at metadata, so CuPy
@@ -65,18 +65,42 @@ def call(fn, args, kwargs, views=False, like=False):
     dev = current_device()
     if like:
         metadata = tuple(a._a if type(a) is ndarray else a for a in args)
-        return wrap(fn(*metadata, **kwargs), dev, {})
+        result = wrap(fn(*metadata, **kwargs), dev, {})
+        _note_call(fn, metadata, kwargs, result, {})
+        return result
     if views:
         first = next((a for a in _flat(args) if type(a) is ndarray), None)
         if first is not None:
             dev = first._dev
     owners = {}
-    out = fn(*unwrap(args, dev, owners),
-             **{k: unwrap(v, dev, owners) for k, v in kwargs.items()})
+    host_args = unwrap(args, dev, owners)
+    host_kwargs = {k: unwrap(v, dev, owners) for k, v in kwargs.items()}
+    for written in arrays_in(kwargs.get("out")):
+        _graph.before_write(written._a)
+    out = fn(*host_args, **host_kwargs)
     if views:
         return _as_views(out, dev)
     _order.launch(reads=tuple(owners.values()), writes=arrays_in(kwargs.get("out")))
-    return wrap(out, dev, owners)
+    result = wrap(out, dev, owners)
+    _note_call(fn, host_args, host_kwargs, result, owners)
+    return result
+
+
+def _note_call(fn, args, kwargs, result, owners):
+    """A CUDA graph being captured replays ``fn`` into the arrays it returned (not into
+    its inputs: those it wrote in place, through ``out=``)."""
+    if _graph.current() is None:
+        return
+    targets = [a._a if type(a) is ndarray and id(a._a) not in owners else None
+               for a in (result if type(result) in (tuple, list) else (result,))]
+
+    def recompute():
+        values = fn(*args, **kwargs)
+        for target, value in zip(targets, values if type(values) in (tuple, list)
+                                 else (values,)):
+            if target is not None:
+                np.copyto(target, value, casting="unsafe")
+    _graph.note(recompute)
 
 
 def arrays_in(value):
@@ -141,10 +165,10 @@ class Ufunc:
         target = unwrap(a, dev, owners)
         index = unwrap_index(indices, dev)
         _order.launch(reads=arrays_in((indices, b)), writes=(a,))
-        if b is None:
-            self._ufunc.at(target, index)
-        else:
-            self._ufunc.at(target, index, unwrap(b, dev, owners))
+        args = (target, index) if b is None else (target, index, unwrap(b, dev, owners))
+        _graph.before_write(target)
+        self._ufunc.at(*args)
+        _graph.note(lambda: self._ufunc.at(*args))
 
     def reduce(self, *args, **kwargs):
         return call(self._ufunc.reduce, args, kwargs)
@@ -239,7 +263,9 @@ def _array(obj, dtype=None, copy=True, order="K", ndmin=0, **kwargs):
         host = [unwrap(o, dev, {}) if type(o) is ndarray else o for o in obj]
     else:
         host = obj
+        _graph.unsupported("a copy from host memory (cupy.array of host data)")
     out = np.array(host, dtype=dtype, order=order or "K", ndmin=ndmin, copy=True)
+    _graph.note(lambda: np.array(host, dtype=dtype, order=order or "K", ndmin=ndmin), out)
     return ndarray._new(out, dev)
 
 
@@ -263,8 +289,10 @@ def _copyto(dst, src, casting="same_kind", where=True):
     target = _check(dst, dev)
     _order.launch(reads=arrays_in((src, where)), writes=(dst,))
     owners = {}
-    np.copyto(target, unwrap(src, dev, owners), casting=casting,
-              where=unwrap(where, dev, owners))
+    source, mask = unwrap(src, dev, owners), unwrap(where, dev, owners)
+    _graph.before_write(target)
+    np.copyto(target, source, casting=casting, where=mask)
+    _graph.note(lambda: np.copyto(target, source, casting=casting, where=mask))
 
 
 def _creation(np_fn):
@@ -272,6 +300,8 @@ def _creation(np_fn):
     def create(shape, dtype=float, order="C"):
         from ._array import check_dtype
         out = np_fn(shape, dtype=check_dtype(float if dtype is None else dtype), order=order)
+        if np_fn is not np.empty:  # a memset, which a graph repeats
+            _graph.note(lambda: np_fn(shape, dtype=out.dtype), out)
         return ndarray._new(out, current_device())
     return create
 

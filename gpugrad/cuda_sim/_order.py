@@ -61,6 +61,8 @@ def _root(array):
 def launch(reads=(), writes=(), key=None):
     """One kernel on ``key``'s stream (default: the current one) reading the simulated
     arrays ``reads`` and writing ``writes``."""
+    from . import _graph
+    _graph.saw(reads, writes)
     if not enabled:
         return
     key = current_key() if key is None else key
@@ -126,7 +128,9 @@ def host_waited_for_device(device):
 def host_read(a):
     """A copy to the host, which CuPy queues on the current stream of the array's device
     (``get()`` enters that device) and then waits for."""
+    from . import _graph
     from .cuda import get_current_stream
+    _graph.host_read(f"a copy of an array of shape {a.shape} to the host")
     key = (a._dev, get_current_stream(a._dev).ptr)
     launch(reads=(a,), key=key)
     host_waited(snapshot(key))

@@ -12,7 +12,8 @@ import weakref
 
 import numpy as np
 
-from . import _array, _order
+from . import _array, _graph, _order
+from ._graph import Graph  # noqa: F401  (cupy.cuda.Graph)
 from ._array import current_device, set_current_device
 
 _state = threading.local()
@@ -102,7 +103,22 @@ class Stream:
         return self
 
     def synchronize(self):
+        _graph.host_read("Stream.synchronize")
         _order.host_waited(_order.snapshot(self._key()))
+
+    def begin_capture(self, mode=None):
+        """Start capturing this stream's work into a CUDA graph (see ``_graph``)."""
+        if self.ptr == 0:
+            raise RuntimeError("cannot capture on the default (legacy) stream")
+        _graph.begin(self)
+
+    def end_capture(self):
+        """The captured work as a ``Graph``."""
+        return _graph.end(self)
+
+    def is_capturing(self):
+        capture = _graph.current()
+        return capture is not None and capture.stream is self
 
     def wait_event(self, event):
         if not isinstance(event, Event):
@@ -229,7 +245,11 @@ def array_at(ptr, count, dtype, device_id):
 
 
 class MemoryPool:
-    """``cupy.get_default_memory_pool()``: per-device byte counts of live arrays."""
+    """``cupy.get_default_memory_pool()`` (and ``cupy.cuda.MemoryPool()``): per-device byte
+    counts of live arrays."""
+
+    def __init__(self, allocator=None):
+        pass
 
     def malloc(self, size):
         block = _array.ndarray._new(np.empty(max(int(size), 1), np.uint8), current_device())
@@ -296,3 +316,17 @@ def _make_runtime():
 
 
 runtime = _make_runtime()
+
+
+class using_allocator:
+    """``cupy.cuda.using_allocator(allocator)``: a context with a thread-local allocator.
+    Simulated arrays are NumPy memory, so the allocator is accepted and not called."""
+
+    def __init__(self, allocator=None):
+        self.allocator = allocator
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -7,8 +7,8 @@ whose other dims are the *logical* tensor that ``func`` sees (``.shape``, ``.dim
 ``public_op`` boundary of ``gpugrad.ops.errors``) first offers its arguments to ``dispatch``
 here; when one is batched, the op's rule rewrites the call for the physical tensors (moves
 ``dim`` past the batch dims, inserts unit dims so that broadcasting lines up, puts the batch
-dims in front of a matmul or an einsum...; ``batching_rules.py``) and runs the op once on
-the whole batch.
+dims in front of a matmul or an einsum...; the package ``batching_rules``, one module per op
+family) and runs the op once on the whole batch.
 
 Autodiff never sees a ``BatchedTensor``: the graph and the forward-mode tangents live on the
 physical tensors, so the engine, ``Function.backward`` and the ``jvp`` rules run unchanged on
@@ -44,7 +44,7 @@ class VmapFallbackWarning(UserWarning):
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     _ = gg.func.vmap(lambda x: gg.kron(x, x))(gg.ones(2, 2, 2))
+    ...     _ = gg.func.vmap(lambda x: gg.meshgrid(x, x))(gg.ones(2, 3))
     >>> caught[0].category.__name__
     'VmapFallbackWarning'
     """
@@ -226,17 +226,21 @@ def unwrap(t):
     return t, ()
 
 
-def to_physical(t, levels):
+def to_physical(t, levels, rank=None):
     """``t`` (batched at some of ``levels`` or not at all) as a plain tensor whose leading
-    dims are all of ``levels``, expanded (a view) where ``t`` is not batched.
+    dims are all of ``levels``, expanded (a view) where ``t`` is not batched, then unit dims
+    up to logical rank ``rank`` (default: ``t``'s own), then ``t``'s logical dims. This is
+    ``_align`` for ops that do not broadcast their batch dims (cat, gather, einsum).
 
     >>> level = enter_level(3, "error")
     >>> to_physical(gg.ones(2), (level,)).shape
     (3, 2)
+    >>> to_physical(gg.ones(2), (level,), 2).shape
+    (3, 1, 2)
     >>> exit_level(level)
     """
-    p = _align(t, levels, t.ndim)
-    full = tuple(_sizes[lv] for lv in levels)
+    p = _align(t, levels, t.ndim if rank is None else rank)
+    full = batch_sizes(levels)
     if p.shape[:len(levels)] != full:
         p = p.expand(full + p.shape[len(levels):])
     return p

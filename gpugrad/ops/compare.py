@@ -1,6 +1,7 @@
 """Comparisons, logical and bitwise ops, isclose/allclose/equal. They have no gradient, so
 they skip the graph."""
 from ._util import lift
+from ..autograd.tracer import record
 from ..tensor import Tensor
 from .errors import DTypeError, ShapeError, not_a_tensor, public_op
 
@@ -14,14 +15,21 @@ def _compare(name, a, b):
         raise RuntimeError(f"{name}: expected all tensors on one device, found {a._device} "
                            f"and {b._device}")
     try:
-        out = getattr(a._backend.xp, name)(a._data, b._data)
+        out = a._like(_ufunc(a._backend.xp, a._data, b._data, name=name))
     except ValueError as err:
         raise ValueError(f"{name}: {err} (input shapes {a.shape}, {b.shape})") from None
-    return a._like(a._backend.xp.asarray(out))
+    record(_ufunc, (a, b), out, name=name)  # gg.compile: no Function, so say it
+    return out
 
 
 def _unary(name, a):
-    return a._like(a._backend.xp.asarray(getattr(a._backend.xp, name)(a._data)))
+    out = a._like(_ufunc(a._backend.xp, a._data, name=name))
+    record(_ufunc, (a,), out, name=name)
+    return out
+
+
+def _ufunc(xp, *arrays, name):
+    return xp.asarray(getattr(xp, name)(*arrays))
 
 
 @public_op

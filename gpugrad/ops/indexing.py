@@ -9,6 +9,7 @@ import numpy as np
 
 from ..autograd.function import Function, has_tangent
 from ..autograd.grad_mode import state
+from ..autograd.tracer import write
 from ..tensor import Tensor
 from ._util import norm_dim
 from .shape import mark_shared_tangents
@@ -115,7 +116,8 @@ def _convert(part, like):
             raise RuntimeError(f"index: index on {part._device} for a tensor on "
                                f"{like._device}")
         return part._data
-    if isinstance(part, (list, np.ndarray)):
+    # like's own arrays: an index ``_ints_first`` split after converting it
+    if isinstance(part, (list, np.ndarray, like._backend.xp.ndarray)):
         arr = like._backend.xp.asarray(part)
         if arr.size == 0 and isinstance(part, list):
             arr = arr.astype(np.int64)  # ``[]`` selects nothing, as in PyTorch
@@ -204,23 +206,34 @@ def setitem(a, index, value):
         raise RuntimeError("setitem: assignment is not supported under forward-mode AD "
                            "(gg.func.jvp); use gg.where, masked_fill or cat instead")
     index = normalize_index(index, a)
-    if isinstance(value, Tensor):
-        if value._device is not a._device:
-            raise RuntimeError(f"setitem: value on {value._device}, tensor on {a._device}")
-        value = value._data
-    split = _ints_first(index)
+    if isinstance(value, Tensor) and value._device is not a._device:
+        raise RuntimeError(f"setitem: value on {value._device}, tensor on {a._device}")
     try:
-        if split is not None:
-            # Python ints keep the first part basic, so it is a view to write through.
-            first = tuple(int(p) if _is_int(p) else p for p in split[0])
-            a._data[first][split[1]] = value
+        if isinstance(value, Tensor):  # gg.compile reads the value from its slot
+            write(_assign, a, value, index=index)
         else:
-            a._data[index] = value
+            write(_assign_value, a, index=index, value=value)
     except IndexError as err:
         raise IndexError(f"setitem: {err} (tensor of shape {a.shape})") from None
     except ValueError as err:
         raise ValueError(f"setitem: {err} (tensor of shape {a.shape})") from None
     a._bump_version()
+
+
+def _assign(xp, dst, value, *, index):
+    """``dst[index] = value`` on raw arrays (also gg.compile's replay of it)."""
+    split = _ints_first(index)
+    if split is not None:
+        # Python ints keep the first part basic, so it is a view to write through.
+        first = tuple(int(p) if _is_int(p) else p for p in split[0])
+        dst[first][split[1]] = value
+    else:
+        dst[index] = value
+    return dst
+
+
+def _assign_value(xp, dst, *, index, value):
+    return _assign(xp, dst, value, index=index)
 
 
 def _along(xp, index, axis):

@@ -2,6 +2,7 @@
 saved tensor that was changed after it was saved."""
 from ..autograd.function import has_tangent
 from ..autograd.grad_mode import state
+from ..autograd.tracer import write
 from ..tensor import Tensor
 from .errors import public_op
 
@@ -13,7 +14,6 @@ def _check(t, name):
 
 
 def _write(t, out, name):
-    xp = t._backend.xp
     if out.shape != t.shape:
         raise ValueError(f"{name}: result of shape {out.shape} does not fit in-place into "
                          f"a tensor of shape {t.shape}")
@@ -21,8 +21,7 @@ def _write(t, out, name):
     if forward:
         _check_forward(t, name)
     try:
-        with t._backend.device_context(t._device):  # CuPy runs kernels on the current one
-            xp.copyto(t._data, out._data, casting="same_kind")
+        write(_copy_into, t, out, casting="same_kind")
     except TypeError:
         raise TypeError(f"{name}: result type {out.dtype} can't be cast to the in-place "
                         f"tensor's type {t.dtype}") from None
@@ -69,8 +68,7 @@ def fill_(t, value):
     if state.forward_levels and has_tangent(t):
         _check_forward(t, "fill_")
         t._tangent = None  # a constant now
-    with t._backend.device_context(t._device):
-        t._data.fill(value)
+    write(_fill, t, value=value)
     t._bump_version()
     return t
 
@@ -88,9 +86,19 @@ def copy_(t, src):
         _write(t, src.expand(t.shape).to(dtype=t.dtype), "copy_")
         return t
     try:
-        with t._backend.device_context(t._device):
-            t._backend.xp.copyto(t._data, src._data, casting="unsafe")
+        write(_copy_into, t, src, casting="unsafe")
     except ValueError as err:
         raise ValueError(f"copy_: {err} (shapes {src.shape} into {t.shape})") from None
     t._bump_version()
     return t
+
+
+# The writes on raw arrays, shared by eager mode and gg.compile's replay (``write``).
+def _copy_into(xp, dst, src, *, casting):
+    xp.copyto(dst, src, casting=casting)
+    return dst
+
+
+def _fill(xp, dst, *, value):
+    dst.fill(value)
+    return dst

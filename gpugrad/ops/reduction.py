@@ -5,6 +5,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.tracer import record
 from ..dtypes import as_dtype, get_default_dtype
 from ._util import keepdim_shape, norm_dim, norm_dims
 from .scan import exclusive_products
@@ -435,16 +436,25 @@ def logsumexp(a, dim, keepdim=False):
 
 
 def _arg(name, a, dim, keepdim):
-    xp = a._backend.xp
     if dim is None or a.ndim == 0:
         if dim is not None:
             norm_dim(dim, 0)  # a 0-d tensor takes dim 0 or -1
-        out = getattr(xp, name)(a._data)
-        if keepdim:
-            out = out.reshape((1,) * a.ndim)
+        axis = None
     else:
-        out = getattr(xp, name)(a._data, axis=norm_dim(dim, a.ndim), keepdims=keepdim)
-    return a._like(xp.asarray(out, dtype=xp.int64))
+        axis = norm_dim(dim, a.ndim)
+    out = a._like(_arg_array(a._backend.xp, a._data, name=name, axis=axis, keepdim=keepdim))
+    record(_arg_array, (a,), out, name=name, axis=axis, keepdim=keepdim)  # for gg.compile
+    return out
+
+
+def _arg_array(xp, x, *, name, axis, keepdim):
+    if axis is None:
+        out = getattr(xp, name)(x)
+        if keepdim:
+            out = out.reshape((1,) * x.ndim)
+    else:
+        out = getattr(xp, name)(x, axis=axis, keepdims=keepdim)
+    return xp.asarray(out, dtype=xp.int64)
 
 
 @public_op

@@ -12,6 +12,7 @@ import gpugrad as gg
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..backends import get_array_module
 from .optimizer import Optimizer, _load_value, check_hyperparameter, state_tensor
+from ..autograd.tracer import traced_call
 
 
 def lbfgs_direction(flat_grad, old_dirs, old_stps, ro, h_diag, al):
@@ -185,6 +186,7 @@ class LBFGS(Optimizer):
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
 
+    @traced_call("step")
     def step(self, closure):
         """Run up to ``max_iter`` iterations; return the loss ``closure`` gave first.
 

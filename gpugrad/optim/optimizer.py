@@ -12,6 +12,7 @@ from .. import cuda
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..backends import get_array_module
 from ..sparse import RowSparseGrad
+from ..autograd.tracer import traced_call
 
 
 class Optimizer:
@@ -84,6 +85,7 @@ class Optimizer:
         group["params"] = params
         self.param_groups.append(group)
 
+    @traced_call("zero_grad")
     def zero_grad(self, set_to_none=True):
         """Clear the gradients: set them to None (default) or fill them with zeros in place.
 
@@ -104,6 +106,7 @@ class Optimizer:
             else:
                 _zero_dense_grad(p)
 
+    @traced_call("step")
     def step(self, closure=None):
         """Update every parameter whose ``.grad`` is set; return ``closure()`` if given.
 

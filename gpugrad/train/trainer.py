@@ -14,7 +14,8 @@ import gpugrad as gg
 from ..data import DataLoader, Dataset, TensorDataset
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from .callbacks import checkpoint_file
-from .engines import make_engine
+from ..data import to_device
+from .engines import SingleDevice, make_engine
 from .history import History, plot_history
 from .tensorboard import TensorBoardLogger
 
@@ -59,6 +60,9 @@ class Trainer:
       checkpoints); ``"bf16-mixed"`` (CPU only: CuPy has no bfloat16): the forward runs in
       ``gg.autocast("cpu")`` (bfloat16), no scaler; ``"64-true"``: the model and the
       floating inputs are cast to float64. Losses and metrics are reported unscaled.
+    * ``compile=True`` (one device; not with ``"16-mixed"``): each step's forward and
+      backward run as one ``gg.compile``d function (traced on the first two batches of a
+      shape, replayed after); the optimizer step stays eager.
 
     >>> import gpugrad as gg
     >>> _ = gg.manual_seed(0)
@@ -75,7 +79,7 @@ class Trainer:
                  scheduler_step="epoch", scheduler_monitor=None, callbacks=(), log_dir=None,
                  on_nonfinite="raise", progress=True, seed=None, hparams=None,
                  histograms=True, bucket_cap_mb=25, check_every=None, log_graph=False,
-                 precision="32-true"):
+                 precision="32-true", compile=False):  # noqa: A002  (PyTorch Lightning's name)
         if scheduler_step not in ("epoch", "batch"):
             raise ValueError(f"scheduler_step must be 'epoch' or 'batch', got {scheduler_step!r}")
         if on_nonfinite not in ("raise", "skip"):
@@ -92,6 +96,7 @@ class Trainer:
         self._autocast = _autocast_for(self.precision, self.engine.devices[0].type)
         if self.precision == "16-mixed":
             self.scaler = gg.amp.GradScaler("cuda")
+        self._compiled = self._compile_step() if compile else None
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -194,7 +199,12 @@ class Trainer:
     def _train_step(self, batch, counts, epoch, step):
         """One optimizer step; its loss, or None if the batch was skipped."""
         self.optimizer.zero_grad()
-        loss = self.engine.forward_backward(self._step_loss(counts), *batch)
+        if self._compiled is None:
+            loss = self.engine.forward_backward(self._step_loss(counts), *batch)
+        else:
+            loss, found = self._compiled(*to_device(batch, self.engine.device))
+            counts.extend((int(c.item()) if isinstance(c, gg.Tensor) else c, n)
+                          for c, n in found)
         value = float(loss.item())
         if self.scaler is not None:
             value /= self.scaler.get_scale()  # the loss was scaled for backward
@@ -222,9 +232,28 @@ class Trainer:
                 self._graph_logged = True
         return value
 
-    def _step_loss(self, counts):
+    def _compile_step(self):
+        """``compile=True``: forward and backward as one ``gg.compile``d function of the
+        batch (on the device already), returning the loss and the correct-prediction
+        counts as tensors, so that no host read happens inside it."""
+        if type(self.engine) is not SingleDevice:
+            raise ValueError("Trainer(compile=True) trains on one device; DataParallel and "
+                             "DistributedDataParallel steps are not compiled")
+        if self.scaler is not None:
+            raise ValueError(f"Trainer(compile=True) does not support precision="
+                             f"{self.precision!r} (its GradScaler reads the gradients on "
+                             "the host)")
+
+        def forward_backward(*batch):
+            found = []
+            loss = self.engine.forward_backward(self._step_loss(found, tensors=True), *batch)
+            return loss, found
+        return gg.compile(forward_backward)
+
+    def _step_loss(self, counts, tensors=False):
         """``loss_fn(model(*inputs), target)`` for one shard; it also counts correct
-        predictions (the list append is safe from DataParallel's worker threads)."""
+        predictions (the list append is safe from DataParallel's worker threads), as
+        tensors with ``tensors=True``."""
         loss_fn = self.loss_fn
         draw = self.log_graph and self.graph is None and self.is_main_process
 
@@ -233,7 +262,7 @@ class Trainer:
             with self._region():  # entered in each DataParallel worker thread
                 outputs = model(*inputs)
                 loss = loss_fn(outputs, target)
-            counts.append(_correct(outputs, target))
+            counts.append(_correct(outputs, target, tensors))
             if draw and self.graph is None:  # before backward frees the saved tensors
                 self.graph = gg.viz.graph(loss, model)
             # backward runs outside the autocast region, as PyTorch advises
@@ -484,16 +513,17 @@ def _postfix(logs, per_second):
     return ", ".join(parts)
 
 
-def _correct(outputs, target):
+def _correct(outputs, target, tensor=False):
     """``(correct, counted)`` for class scores ``(n, C)`` against class indices ``(n,)``;
-    ``(0, 0)`` for anything else (regression, say)."""
+    ``(0, 0)`` for anything else (regression, say). ``tensor=True``: ``correct`` is a 0-d
+    tensor (not read to the host)."""
     if not (isinstance(target, gg.Tensor) and isinstance(outputs, gg.Tensor)):
         return 0, 0
     if target.dtype.kind not in "iu" or outputs.ndim != 2 or target.shape != outputs.shape[:1]:
         return 0, 0
     with gg.no_grad():
-        right = int((outputs.argmax(1) == target).sum().item())
-    return right, len(target)
+        right = (outputs.argmax(1) == target).sum()
+    return (right if tensor else int(right.item())), len(target)
 
 
 def _set_mode(model, training):

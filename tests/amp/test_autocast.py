@@ -401,9 +401,8 @@ def test_modules_in_a_region(device):
         seq = norm(seq)
         out, _ = attn(seq, seq, seq)
         assert out.dtype == gg.float16
-        # gpugrad's nn.LSTM is not autocast as a whole (PyTorch's is): its cell mixes the
-        # float16 gates with the float32 state. Run it in float32, as PyTorch's docs advise
-        # for any region that needs it.
+        # A region that wants the LSTM in float32 leaves autocast for it, as PyTorch's
+        # docs advise (in the region it runs whole in float16 on cuda, as PyTorch's).
         with gg.autocast(dev, enabled=False):
             y, _ = lstm(out.float())
         loss = y.pow(2).mean()

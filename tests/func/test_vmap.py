@@ -427,11 +427,11 @@ def test_per_sample_gradients_of_a_module(loss, reduction, device):
 @pytest.mark.filterwarnings("default::gpugrad.func.batching.VmapFallbackWarning")
 def test_ops_without_a_rule_run_per_example(device):
     rng = np.random.default_rng(14)
-    a, ta = _pair(rng.standard_normal((3, 2, 2)), device)
-    b, tb = _pair(rng.standard_normal((2, 2)), device)
-    with pytest.warns(VmapFallbackWarning, match="kron"):
-        ours = gg.func.vmap(lambda x: gg.kron(x, b).sum(0))(a)
-    _compare(ours, tfunc.vmap(lambda x: torch.kron(x, tb).sum(0))(ta))
+    a, ta = _pair(rng.standard_normal((3, 2)), device)
+    b, tb = _pair(rng.standard_normal(4), device)
+    with pytest.warns(VmapFallbackWarning, match="meshgrid"):
+        ours = gg.func.vmap(lambda x: gg.meshgrid(x, b, indexing="ij")[0].sum(0))(a)
+    _compare(ours, tfunc.vmap(lambda x: torch.meshgrid(x, tb, indexing="ij")[0].sum(0))(ta))
 
 
 def test_errors_match_torch_kinds(device):

@@ -2,7 +2,8 @@
 import numpy as np
 
 from .._array import current_device, ndarray
-from .._dispatch import unwrap, unwrap_index
+from .. import _graph, _order
+from .._dispatch import arrays_in, unwrap, unwrap_index
 
 
 def scatter_add(a, slices, value):
@@ -11,4 +12,8 @@ def scatter_add(a, slices, value):
         raise TypeError(f"Unsupported type {type(a)}")
     dev = current_device()
     target = unwrap(a, dev, {})
-    np.add.at(target, unwrap_index(slices, dev), unwrap(value, dev, {}))
+    index, values = unwrap_index(slices, dev), unwrap(value, dev, {})
+    _order.launch(reads=arrays_in((slices, value)), writes=(a,))
+    _graph.before_write(target)
+    np.add.at(target, index, values)
+    _graph.note(lambda: np.add.at(target, index, values))

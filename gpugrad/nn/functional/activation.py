@@ -204,6 +204,8 @@ def _gelu_grad_array(xp, ctx, x, g):
             return grad(z, t, gz).astype(g.dtype, copy=False)
         dinner = _TANH_K + (3.0 * _TANH_K * _TANH_C) * z * z
         return (gz * 0.5 * (1.0 + t + z * (1.0 - t * t) * dinner)).astype(g.dtype, copy=False)
+    if cpu and z.dtype == np.float32:
+        return _gelu_kernels().gelu_erf_grad_exp32(z, gz).astype(g.dtype, copy=False)
     gauss = z * z
     gauss *= -0.5
     xp.exp(gauss, out=gauss)  # NumPy's SIMD exp beats a scalar one inside the Numba ufunc

@@ -16,6 +16,10 @@ head dims up to 128, causal, boolean and float masks (broadcast over batch and h
 scale and grouped-query attention, where query, key and value have the same batch dims
 (heads aside). Dropout, batch dims that broadcast, and the gradient of a float mask take
 the generic path; so do double backward and forward mode, which recompute the weights.
+
+On NumPy float32/float64 arrays without a mask (causal or not), the scaled, masked softmax
+and its backward are the Numba row loops of ``kernels/_cpu_rows.py`` (the causal ones skip
+the keys after each query), in place on the scores the BLAS products make.
 """
 import math
 import numbers
@@ -24,7 +28,7 @@ import numpy as np
 
 from ... import cuda
 from ...autograd.function import Function
-from ...backends.device import CPU, backend_for
+from ...random import draw_seed
 from ...kernels import attention as attention_kernels
 from ...ops.errors import DTypeError, ShapeError, public_op
 from ...ops._util import bfloat16_in_float32, has_bfloat16
@@ -54,6 +58,7 @@ class ScaledDotProductAttention(Function):
         ctx.scale, ctx.causal, ctx.groups, ctx.p, ctx.seed = scale, causal, groups, p, seed
         ctx.mask_dtype = None if mask is None else mask.dtype
         ctx.fused = _fused(xp, q, k, v, ctx)
+        ctx.cpu_rows = not ctx.fused and _cpu_rows(xp, ctx, q, k, v, mask)
         if ctx.fused:
             ctx.probs = None  # the kernels recompute the weights from the logsumexp
             return _flash_forward(ctx, q, k, v, mask)
@@ -68,6 +73,8 @@ class ScaledDotProductAttention(Function):
         need_mask = mask is not None and need[3] and mask.dtype.kind == "f"
         if ctx.fused and not (differentiating() or need_mask):
             return _grads(ctx, *_flash_backward(ctx, g, q, k, v, mask, need), None)
+        if ctx.cpu_rows and not (differentiating() or need_mask):
+            return _grads(ctx, *_rows_backward(ctx, g, q, k, v, need), None)
         probs = _probs(ctx, q, k, mask)
         gv = None
         if need[2]:
@@ -112,8 +119,55 @@ class MaskedScaledDotProductAttention(ScaledDotProductAttention):
 # ---- array helpers (forward) -------------------------------------------------------------
 def _forward_probs(xp, ctx, q, k, mask):
     """The attention weights (before dropout) as an array in q's dtype."""
-    scores = (q @ xp.swapaxes(_repeat(xp, k, ctx.groups), -1, -2)) * ctx.scale
-    return _masked_softmax(xp, _apply_mask(xp, scores, mask, ctx.causal)).astype(q.dtype)
+    scores = q @ xp.swapaxes(_repeat(xp, k, ctx.groups), -1, -2)
+    if ctx.cpu_rows:
+        rows = _by_rows(scores)
+        _rows_kernels().attention_softmax(rows, scores.dtype.type(ctx.scale), ctx.causal)
+        return rows.reshape(scores.shape)
+    scores *= ctx.scale
+    return _masked_softmax(xp, _apply_mask(xp, scores, mask, ctx.causal)).astype(
+        q.dtype, copy=False)
+
+
+def _cpu_rows(xp, ctx, q, k, v, mask):
+    """Do the Numba row loops of ``kernels/_cpu_rows.py`` take this call's softmax and its
+    backward? NumPy float32/float64 arrays, no mask but the causal one, and query, key and
+    value of one batch shape (no GQA, no broadcasting)."""
+    return (xp is np and mask is None and ctx.groups == 1
+            and q.dtype in (np.float32, np.float64)
+            and q.shape[:-2] == k.shape[:-2] == v.shape[:-2])
+
+
+def _rows_kernels():
+    from ...kernels import _cpu_rows  # imports Numba: on first use only
+    return _cpu_rows
+
+
+def _by_rows(a):
+    """(..., L, S) as a C-contiguous (heads, L, S) array, the kernels' layout: a view of a
+    C-contiguous ``a`` (NumPy's matmul may lay its output out otherwise), else a copy."""
+    return np.ascontiguousarray(a).reshape((math.prod(a.shape[:-2]),) + a.shape[-2:])
+
+
+def _rows_backward(ctx, g, q, k, v, need):
+    """(dq, dk, dv) on arrays from the weights forward kept, the softmax's gradient by one
+    row loop (which also folds in the scale)."""
+    probs, gd = ctx.probs, g._data
+    qd, kd, vd = q._data, k._data, v._data
+    gq = gk = gv = None
+    if need[2]:
+        gv = g._like(np.swapaxes(_dropped(np, probs, ctx.p, ctx.seed), -1, -2) @ gd)
+    if need[0] or need[1]:
+        d_scores = gd @ np.swapaxes(vd, -1, -2)
+        if ctx.p > 0.0:
+            d_scores = _dropout(ctx, g._like(d_scores))._data
+        rows = _by_rows(d_scores)
+        _rows_kernels().attention_softmax_backward(
+            rows, _by_rows(probs), probs.dtype.type(ctx.scale), ctx.causal)
+        d_scores = rows.reshape(d_scores.shape)
+        gq = g._like(d_scores @ kd) if need[0] else None
+        gk = g._like(np.swapaxes(d_scores, -1, -2) @ qd) if need[1] else None
+    return gq, gk, gv
 
 
 def _fused(xp, q, k, v, ctx):
@@ -391,4 +445,4 @@ def _dropout_p(p):
 
 def _draw_seed():
     """A dropout seed from the CPU generator ``gg.manual_seed`` seeds, as ``F.dropout``."""
-    return int(backend_for(CPU).generator(CPU).integers(0, 2**63, dtype=np.int64))
+    return draw_seed()

@@ -8,13 +8,12 @@ the same mask from the seed. On the GPU one kernel draws the mask and applies it
 """
 import warnings
 
-import numpy as np
 
 from ... import cuda
 from ...autograd.function import Function
-from ...backends.device import CPU, backend_for
 from ...kernels import dropout as dropout_kernels
 from ...creation import rand
+from ...random import draw_seed
 from ...ops.errors import ShapeError, public_op
 
 
@@ -58,8 +57,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout: probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    seed = int(backend_for(CPU).generator(CPU).integers(0, 2**63, dtype=np.int64))
-    return Dropout.apply(input, p=p, seed=seed)
+    return Dropout.apply(input, p=p, seed=draw_seed())
 
 
 @public_op

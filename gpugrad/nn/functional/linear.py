@@ -4,13 +4,24 @@ Fused because the composite (``x @ weight.T + bias``) hands the weight its gradi
 the transpose's backward, as a strided view that ``.grad`` must then copy; the fused backward
 computes ``g^T @ x`` directly into a fresh contiguous array, and adds the bias in place.
 """
+import math
+
 from ...autograd.function import Function
 from ...ops.errors import ShapeError, public_op, same_dtype
 
 
 def _rows(t):
-    """(N, ..., F) viewed as (N * ..., F), the shape the weight gradient is a product of."""
-    return t.reshape(-1, t.shape[-1])
+    """(N, ..., F) viewed as (N * ..., F), the shape the weight gradient is a product of. The
+    products with the weight take it too: NumPy's matmul of a 3-d array makes one BLAS call
+    per leading index, 10-20% slower than one call over all rows."""
+    return t.reshape(math.prod(t.shape[:-1]), t.shape[-1])
+
+
+def _times(t, matrix):
+    """t @ matrix over the last dim of ``t``, as one 2-d product."""
+    if t.ndim <= 2 or matrix.ndim != 2:
+        return t @ matrix
+    return (_rows(t) @ matrix).reshape(t.shape[:-1] + matrix.shape[-1:])
 
 
 class Linear(Function):
@@ -18,7 +29,7 @@ class Linear(Function):
 
     @staticmethod
     def forward(ctx, xp, x, weight, bias=None):
-        out = x @ weight.T
+        out = _times(x, weight.T)
         if out.dtype != x.dtype:  # ml_dtypes' bfloat16 product is float32: round it back
             out = out.astype(x.dtype)
         if bias is not None:
@@ -29,7 +40,7 @@ class Linear(Function):
     def backward(ctx, g):
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
-        gx = g @ weight if need[0] else None
+        gx = _times(g, weight) if need[0] else None
         gw = _rows(g).T @ _rows(x) if need[1] else None
         gb = _rows(g).sum(0) if len(need) > 2 and need[2] else None
         return (gx, gw, gb) if len(need) > 2 else (gx, gw)

@@ -4,7 +4,9 @@ triplet_margin_loss.
 
 Cross-entropy is one fused op from logits: it keeps each row's log-sum-exp and never forms
 probabilities and then their log, so no ``log(0)`` happens at any logit magnitude; without
-class weights, CuPy logits run the kernels of ``kernels/xent.py``. Binary cross-entropy of
+class weights, CuPy logits run the kernels of ``kernels/xent.py``; NumPy float32/float64
+logits take the log-sum-exp and the gradient's softmax from the Numba row loops of
+``kernels/_cpu_rows.py``, one pass over the logits each. Binary cross-entropy of
 probabilities is a small fused op too, for PyTorch's finite gradient at 0 and 1. The others
 are compositions of Tensor ops. Semantics follow PyTorch, including its means:
 class-weighted and over non-ignored targets only.
@@ -51,9 +53,14 @@ class SoftmaxCrossEntropy(Function):
             loss, lse = xent.softmax_xent_forward(logits, target, ignore_index, smoothing)
             ctx.lse = lse[:, None]
             return loss
-        m = x.max(axis=1, keepdims=True)
-        shifted = x - m
-        lse = xp.log(xp.exp(shifted, out=shifted).sum(axis=1, keepdims=True)) + m
+        ctx.cpu_rows = _cpu_rows(xp, x)
+        if ctx.cpu_rows:  # one read of the logits, by the Numba row loop
+            lse = np.empty((x.shape[0], 1))
+            _rows_kernels().logsumexp_rows(x, lse[:, 0])
+        else:
+            m = x.max(axis=1, keepdims=True)
+            shifted = x - m
+            lse = xp.log(xp.exp(shifted, out=shifted).sum(axis=1, keepdims=True)) + m
         picked = xp.take_along_axis(x, safe[:, None], axis=1)[:, 0]
         with np.errstate(invalid="ignore"):  # 0 * inf on ignored rows; masked below
             loss = (1.0 - smoothing) * w_t * (lse[:, 0] - picked)
@@ -78,6 +85,18 @@ class SoftmaxCrossEntropy(Function):
         return (_jacobian(ctx, ctx.inputs[0]) * t).sum(1)
 
 
+def _cpu_rows(xp, x):
+    """Do the Numba row loops of ``kernels/_cpu_rows.py`` take this softmax: C-contiguous
+    NumPy float32/float64 logits with at least one class?"""
+    return (xp is np and x.dtype in (np.float32, np.float64) and x.shape[1] > 0
+            and x.flags.c_contiguous)
+
+
+def _rows_kernels():
+    from ...kernels import _cpu_rows  # imports Numba: on first use only
+    return _cpu_rows
+
+
 def _row_scale(ctx):
     """a_i: the factor of row i's softmax in its gradient."""
     eps, w = ctx.smoothing, ctx.class_w
@@ -92,14 +111,20 @@ def _grad_array(ctx, xp, x, g):
                                           ctx.smoothing)
     eps, w = ctx.smoothing, ctx.class_w
     g = xp.where(ctx.keep, g, 0).astype(w.dtype)  # exactly 0 on ignored rows, even if inf
-    out = x - ctx.lse
-    xp.exp(out, out=out)
-    out *= (_row_scale(ctx) * g).astype(out.dtype)[:, None]
+    if ctx.cpu_rows:  # a_i g_i softmax(x)_ic in one pass over x
+        z = _upcast(x)
+        out = np.empty_like(z)
+        _rows_kernels().softmax_scaled_rows(z, ctx.lse[:, 0].astype(z.dtype), (
+            _row_scale(ctx) * g).astype(z.dtype, copy=False), out)
+    else:
+        out = x - ctx.lse
+        xp.exp(out, out=out)
+        out *= (_row_scale(ctx) * g).astype(out.dtype)[:, None]
     if eps:
         out -= ((eps / w.shape[0]) * g * ctx.keep)[:, None] * w[None, :]
     rows = xp.arange(out.shape[0])
     out[rows, ctx.safe] -= ((1.0 - eps) * ctx.w_t * g).astype(out.dtype)  # one per row
-    return out
+    return out.astype(x.dtype, copy=False)
 
 
 def _jacobian(ctx, x):

@@ -3,7 +3,8 @@ normalisation op plus an affine transform; ``rms_norm`` as Tensor ops.
 
 ``Normalize`` computes (x - mean) / sqrt(var + eps) over some axes in one pass of array
 code and has a closed-form backward; the affine part is ordinary Tensor ops. Layer norm of
-CuPy arrays runs the row kernels of ``kernels/layernorm.py`` instead.
+CuPy arrays runs the row kernels of ``kernels/layernorm.py`` instead, and affine layer norm
+of NumPy float32/float64 arrays the Numba row loops of ``kernels/_cpu_rows.py``.
 """
 import math
 import numbers
@@ -12,6 +13,7 @@ import numpy as np
 
 from ... import cuda
 from ...autograd.function import Function
+from ...autograd.tracer import record, write
 from ...kernels import layernorm
 from ...ops.errors import ShapeError, check_floating, public_op
 from ...tensor import Tensor
@@ -73,6 +75,10 @@ class AffineLayerNorm(Function):
 
     @staticmethod
     def forward(ctx, xp, x, weight, bias, axes, eps):
+        ctx.axes, ctx.eps = axes, eps
+        ctx.cpu_rows = _cpu_rows(xp, x, weight, eps)
+        if ctx.cpu_rows:
+            return _rows_forward(ctx, x, weight, bias, eps)
         z = _upcast(x)
         xhat = z - z.mean(axis=axes, keepdims=True)
         rstd = _mean_square(xp, xhat, axes)
@@ -80,7 +86,6 @@ class AffineLayerNorm(Function):
         xp.sqrt(rstd, out=rstd)
         xp.divide(1.0, rstd, out=rstd)
         xhat *= rstd
-        ctx.axes, ctx.eps = axes, eps
         ctx.rstd, ctx.xhat = rstd.astype(x.dtype, copy=False), xhat.astype(x.dtype, copy=False)
         out = ctx.xhat * weight
         out += bias
@@ -102,6 +107,8 @@ class AffineLayerNorm(Function):
                              - xhat * (dxhat * xhat).mean(axes, keepdim=True))
             # the engine sums the weight's and bias's gradients over the leading dims
             return gx, (g * xhat if need_w else None), (g if need_b else None)
+        if ctx.cpu_rows:
+            return _rows_backward(ctx, g, x, weight, need_x, need_w, need_b)
         xp, gd = g._backend.xp, g._data
         width = ctx.xhat.shape[ctx.xhat.ndim - len(ctx.axes):]
         gx = gw = gb = None
@@ -126,6 +133,50 @@ class AffineLayerNorm(Function):
         if tb is not None:
             out = tb if out is None else out + tb
         return out
+
+
+def _cpu_rows(xp, x, weight, eps):
+    """Do the Numba row loops of ``kernels/_cpu_rows.py`` take this affine layer norm?
+    NumPy float32/float64 arrays, rows that are not empty and a real ``eps`` (anything else
+    takes the generic path, and its error)."""
+    return (xp is np and x.dtype in (np.float32, np.float64) and math.prod(weight.shape) > 0
+            and isinstance(eps, numbers.Real))
+
+
+def _rows_kernels():
+    from ...kernels import _cpu_rows  # imports Numba: on first use only
+    return _cpu_rows
+
+
+def _rows_forward(ctx, x, weight, bias, eps):
+    """Affine layer norm of NumPy float32/float64 rows by one Numba loop
+    (``kernels/_cpu_rows.py``), which keeps each row's mean and rstd, not xhat."""
+    width = math.prod(weight.shape)
+    rows = np.ascontiguousarray(x).reshape(-1, width)
+    out = np.empty_like(rows)
+    mean, rstd = np.empty(rows.shape[0]), np.empty(rows.shape[0])
+    _rows_kernels().layer_norm_forward(rows, weight.reshape(-1), bias.reshape(-1), float(eps),
+                                       out, mean, rstd)
+    ctx.row_stats = (mean, rstd)
+    # jvp reads rstd broadcastable against x (through _NormalizeCtx)
+    ctx.rstd = rstd.reshape(x.shape[:x.ndim - len(ctx.axes)] + (1,) * len(ctx.axes)).astype(
+        x.dtype, copy=False)
+    return out.reshape(x.shape)
+
+
+def _rows_backward(ctx, g, x, weight, need_x, need_w, need_b):
+    """The three gradients of :func:`_rows_forward` by one Numba loop (the weight's and
+    bias's sums over rows in float64)."""
+    width = math.prod(weight.shape)
+    gd = np.ascontiguousarray(g._data).reshape(-1, width)
+    xd = np.ascontiguousarray(x._data).reshape(-1, width)
+    gx = np.empty_like(gd)
+    gw, gb = np.zeros(width), np.zeros(width)
+    _rows_kernels().layer_norm_backward(gd, xd, weight._data.reshape(-1), *ctx.row_stats, gx,
+                                        gw, gb)
+    return (g._like(gx.reshape(g.shape)) if need_x else None,
+            g._like(gw.astype(gd.dtype).reshape(weight.shape)) if need_w else None,
+            g._like(gb.astype(gd.dtype).reshape(weight.shape)) if need_b else None)
 
 
 class _NormalizeCtx:
@@ -273,20 +324,36 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if count <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {input.shape}")
-    mean, var = _moments(_upcast(input._data), axes)
-    out = Normalize.apply(input, axes=axes, eps=eps, mean=mean, var=var)
+    # The statistics as tensors of recorded ops, so that gg.compile replays them.
+    stats = input._like(_stacked_moments(input._backend.xp, input._data, axes=axes))
+    record(_stacked_moments, (input,), stats, axes=axes)
+    mean, var = stats[0], stats[1]
+    out = Normalize.apply(input, axes=axes, eps=eps, mean=mean._data, var=var._data)
     if running_mean is not None:
-        _blend(running_mean, mean.reshape(n_ch), momentum)
+        _blend(running_mean, mean, momentum)
     if running_var is not None:
-        _blend(running_var, var.reshape(n_ch) * (count / (count - 1)), momentum)
+        _blend(running_var, var, momentum, scale=count / (count - 1))
     return _affine(out, weight, bias, shape)
 
 
-def _blend(running, batch_value, momentum):
-    """running <- (1 - momentum) * running + momentum * batch_value, in place."""
-    with running._backend.device_context(running.device):
-        running._data[...] = (1.0 - momentum) * running._data + momentum * batch_value
+def _stacked_moments(xp, x, *, axes):
+    """``stack(_moments(x))``: the batch mean and biased variance in one array."""
+    return xp.stack(_moments(_upcast(x), axes))
+
+
+def _blend(running, batch, momentum, scale=1.0):
+    """running <- (1 - momentum) * running + momentum * (batch * scale), in place (a
+    write gg.compile records)."""
+    write(_blend_into, running, batch, momentum=momentum, scale=scale)
     running._bump_version()
+
+
+def _blend_into(xp, running, batch, *, momentum, scale):
+    batch = batch.reshape(running.shape)
+    if scale != 1.0:
+        batch = batch * scale
+    running[...] = (1.0 - momentum) * running + momentum * batch
+    return running
 
 
 def _count(name, what, value):
@@ -348,10 +415,10 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     mean, var = _moments(_upcast(input._data), axes)
     out = Normalize.apply(input, axes=axes, eps=eps, mean=mean, var=var)
     if running_mean is not None:
-        _blend(running_mean, mean.reshape(n, channels).mean(axis=0), momentum)
+        _blend(running_mean, input._like(mean.reshape(n, channels).mean(axis=0)), momentum)
     if running_var is not None:
         unbiased = var.reshape(n, channels) * (count / max(count - 1, 1))
-        _blend(running_var, unbiased.mean(axis=0), momentum)
+        _blend(running_var, input._like(unbiased.mean(axis=0)), momentum)
     return _affine(out, weight, bias, shape)
 
 

@@ -48,6 +48,18 @@ class _Tensors:
     stack = staticmethod(stack)
 
 
+def _grads_as(inputs, grads):
+    """Each gradient (array or Tensor) as a Tensor of its input's dtype. Inputs of mixed
+    dtypes (under autocast, low-precision gates beside a float32 state) get gradients of
+    their own dtypes, as in PyTorch."""
+    out = []
+    for x, g in zip(inputs, grads):
+        if g is None or not hasattr(g, "_data"):
+            g = x._like(g) if g is not None else None
+        out.append(g if g is None or g.dtype == x.dtype else g.to(dtype=x.dtype))
+    return tuple(out)
+
+
 def _activations(m, gates):
     size = gates.shape[-1] // 4
     # One sigmoid over all four blocks (the g block's is unused): one call, not three.
@@ -122,12 +134,12 @@ class LSTMCellPointwise(Function):
     def backward(ctx, g):
         gates, c = ctx.saved_tensors
         if differentiating():
-            return _backward(_Tensors, gates, c, g[0], g[1])
+            return _grads_as((gates, c), _backward(_Tensors, gates, c, g[0], g[1]))
         if ctx.acts is not None:
             return tuple(map(g._like, rnn_kernels.lstm_backward(ctx.acts, c._data, g._data)))
         m = _Arrays(g._backend.xp)
-        d_gates, d_c = _backward(m, gates._data, c._data, g._data[0], g._data[1])
-        return g._like(d_gates), g._like(d_c)
+        return _grads_as((gates, c), _backward(m, gates._data, c._data, g._data[0],
+                                               g._data[1]))
 
     @staticmethod
     def jvp(ctx, t_gates, t_c):
@@ -202,13 +214,14 @@ class GRUCellPointwise(Function):
         x_gates, h_gates, h = ctx.saved_tensors
         if differentiating():
             rz, n = _gru_activations(_Tensors, x_gates, h_gates)
-            return _gru_backward(_Tensors, rz, n, h_gates, h, g)
+            return _grads_as((x_gates, h_gates, h),
+                             _gru_backward(_Tensors, rz, n, h_gates, h, g))
         if ctx.fused:
             grads = rnn_kernels.gru_backward(ctx.acts, h_gates._data, h._data, g._data)
         else:
             grads = _gru_backward(_Arrays(g._backend.xp), *ctx.acts, h_gates._data, h._data,
                                   g._data)
-        return tuple(map(g._like, grads))
+        return _grads_as((x_gates, h_gates, h), grads)
 
     @staticmethod
     def jvp(ctx, t_x, t_h_gates, t_h):

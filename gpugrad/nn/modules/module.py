@@ -10,7 +10,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import no_grad, state
 from ...backends.device import device as as_device
 from ...dtypes import as_dtype
 from ...sparse import RowSparseGrad
@@ -72,6 +72,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward() method")
 
     def __call__(self, *args, **kwargs):
+        if state.tracer is not None:  # gg.compile guards on its training flag and hooks
+            state.tracer.module(self)
         pre_hooks = self.__dict__.get("_forward_pre_hooks")
         hooks = self.__dict__.get("_forward_hooks")
         forward = self.forward

@@ -98,9 +98,7 @@ class _BatchNorm(_AffineNorm):
                              f"dim 1, got input of shape {input.shape}")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            with self.num_batches_tracked._backend.device_context(input.device):
-                self.num_batches_tracked._data[...] += 1
-            self.num_batches_tracked._bump_version()
+            self.num_batches_tracked.add_(1)
             if self.momentum is None:  # a cumulative average over all batches so far
                 momentum = 1.0 / float(self.num_batches_tracked.item())
         # Without running statistics, batch statistics are used in eval mode too.

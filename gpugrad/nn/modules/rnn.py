@@ -5,6 +5,13 @@ A layer runs each layer and direction as: the input projections of all time step
 matmul up front, then a time loop of one fused matmul of the hidden state with the stacked
 gate weights plus pointwise gate math. A padded batch runs as a packed one whose batch size
 never shrinks, so one loop serves both; everything is built from differentiable Tensor ops.
+
+Under autocast the layers follow PyTorch: on CUDA a whole layer or cell runs in the autocast
+dtype (cuDNN's RNN and the fused cells autocast), and so does ``LSTM`` on the CPU (its
+oneDNN kernel autocasts): input, states and weights are cast, and the outputs come out in
+the low dtype. ``RNN``, ``GRU`` and the cells on the CPU are PyTorch compositions of
+``linear`` and pointwise ops, of which only ``linear`` autocasts; so here too, and an input
+already in the low dtype is accepted against float32 weights.
 """
 import math
 import numbers
@@ -12,12 +19,14 @@ import warnings
 from collections import namedtuple
 
 from ... import creation
+from ...amp import autocast_mode
 from ...autograd.grad_mode import no_grad
+from ...dtypes import float32
 from ...ops.errors import DTypeError, ShapeError, not_a_tensor
 from ...ops.join import cat, stack
 from ...tensor import Tensor
 from .. import functional as F
-from ..functional.lstm_sequence import LSTMSequence
+from ..functional.lstm_sequence import GRUSequence, LSTMSequence
 from ..functional.recurrent import GRUCellPointwise, LSTMCellPointwise, _fused
 from .. import init
 from ..parameter import Parameter
@@ -101,9 +110,11 @@ def _run_direction(step, gates, batch_sizes, state0, w, reverse):
 
 
 def _whole_sequence(mode, w, batch_sizes, gates):
-    """Can ``LSTMSequence`` run this layer-direction? An LSTM without projection over
-    sequences of one length, unless the fused per-step GPU kernels take the steps."""
-    return (mode == "LSTM" and w.proj is None and min(batch_sizes) == max(batch_sizes)
+    """Can ``LSTMSequence`` or ``GRUSequence`` run this layer-direction? An LSTM without
+    projection or a GRU over sequences of one length, unless the fused per-step GPU
+    kernels take the steps."""
+    return (mode in ("LSTM", "GRU") and w.proj is None
+            and min(batch_sizes) == max(batch_sizes)
             and not _fused(gates._backend.xp, gates._data))
 
 
@@ -114,6 +125,47 @@ def _lstm_sequence(gates, state0, w, reverse):
     steps = out.shape[0] - 1
     rows = out[:steps].reshape(steps * h0.shape[0], h0.shape[1])
     return rows, (out[0] if reverse else out[steps - 1], out[steps])
+
+
+def _autocast_dtype(input):
+    """The autocast dtype where a region covers ``input``'s device type and ``input`` is
+    float32 or that dtype (float64 is never cast), else None."""
+    device_type = input.device.type
+    if device_type not in ("cpu", "cuda") or not autocast_mode.is_autocast_enabled(device_type):
+        return None
+    low = autocast_mode.get_autocast_dtype(device_type)
+    return low if input.dtype in (float32, low) else None
+
+
+def _runs_whole(mode, input):
+    """Does PyTorch autocast this layer or cell as a whole (see the module docstring)?"""
+    return input.device.type == "cuda" or mode == "LSTM"
+
+
+def _cast_state(hx, dtype):
+    if hx is None:
+        return None
+    if isinstance(hx, Tensor):
+        return hx.to(dtype=dtype)
+    return type(hx)(_cast_state(s, dtype) if isinstance(s, Tensor) else s for s in hx)
+
+
+def _gru_sequence(gates, state0, w, reverse):
+    """(output rows (T*B, H), final (h,)) of one GRU layer-direction, as one op."""
+    (h0,) = state0
+    weight, bias = w.weight, w.bias
+    if bias is None:
+        bias = creation.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device)
+    low = _autocast_dtype(weight)
+    if low is not None:  # the hidden projection is a ``linear``, which autocast lowers
+        weight, bias = weight.to(dtype=low), bias.to(dtype=low)
+    out = GRUSequence.apply(gates, h0, weight, bias, reverse=reverse)
+    steps = out.shape[0]
+    rows = out.reshape(steps * h0.shape[0], h0.shape[1])
+    return rows, (out[0] if reverse else out[steps - 1],)
+
+
+_SEQUENCE_OPS = {"LSTM": _lstm_sequence, "GRU": _gru_sequence}
 
 
 def _rows(state, n):
@@ -253,11 +305,26 @@ class RNNBase(Module):
 
     # ---- forward ----------------------------------------------------------------------
     def forward(self, input, hx=None):
-        if isinstance(input, PackedSequence):
-            return self._forward_packed(input, hx)
-        return self._forward_padded(input, hx)
+        data = input.data if isinstance(input, PackedSequence) else input
+        low = _autocast_dtype(data) if isinstance(data, Tensor) else None
+        if low is not None and _runs_whole(self.mode, data):
+            if isinstance(input, PackedSequence):
+                input = input._replace(data=data.to(dtype=low))
+            else:
+                input = input.to(dtype=low)
+            with autocast_mode.suspended():
+                return self._forward(input, _cast_state(hx, low), low)
+        return self._forward(input, hx, low)
 
-    def _forward_padded(self, input, hx):
+    def _forward(self, input, hx, low):
+        """``forward`` under autocast to ``low`` (None: no autocast): the input may be in
+        ``low`` against float32 weights, which are cast where autocast runs the layer
+        whole."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx, low)
+        return self._forward_padded(input, hx, low)
+
+    def _forward_padded(self, input, hx, low):
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise not_a_tensor(name, input)
@@ -270,10 +337,10 @@ class RNNBase(Module):
         if self.batch_first:
             input = input.transpose(0, 1)
         steps, batch = input.shape[:2]
-        self._check_input(input)
+        self._check_input(input, low=low)
         hx = self._initial_state(hx, input, batch, batched, None)
         rows = input.reshape(steps * batch, input.shape[2])
-        out, state = self._run_layers(rows, [batch] * steps, hx)
+        out, state = self._run_layers(rows, [batch] * steps, hx, self._cast_to(input, low))
         out = out.reshape(steps, batch, out.shape[-1])
         if self.batch_first:
             out = out.transpose(0, 1)
@@ -282,12 +349,12 @@ class RNNBase(Module):
             state = tuple(s.squeeze(1) for s in state)
         return out, self._pack_state(state)
 
-    def _forward_packed(self, input, hx):
+    def _forward_packed(self, input, hx, low):
         data, batch_sizes, sorted_indices, unsorted_indices = input
-        self._check_input(data, packed=True)
+        self._check_input(data, packed=True, low=low)
         batch_sizes_list = [int(b) for b in batch_sizes.tolist()]
         hx = self._initial_state(hx, data, batch_sizes_list[0], True, sorted_indices)
-        out, state = self._run_layers(data, batch_sizes_list, hx)
+        out, state = self._run_layers(data, batch_sizes_list, hx, self._cast_to(data, low))
         if unsorted_indices is not None:
             state = tuple(s.index_select(1, unsorted_indices) for s in state)
         output = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
@@ -296,9 +363,13 @@ class RNNBase(Module):
     def _pack_state(self, state):
         return state if self.mode == "LSTM" else state[0]
 
-    def _run_layers(self, rows, batch_sizes, hx):
+    def _cast_to(self, input, low):
+        """The dtype to cast the weights to: ``low`` where autocast runs the layer whole."""
+        return low if low is not None and _runs_whole(self.mode, input) else None
+
+    def _run_layers(self, rows, batch_sizes, hx, cast=None):
         """All layers over packed rows (N, input_size): (output rows, final states, each
-        (num_layers * directions, B, size))."""
+        (num_layers * directions, B, size)); the weights cast to ``cast`` if given."""
         mode = _MODES[self.mode]
         finals = []
         for layer in range(self.num_layers):
@@ -307,10 +378,10 @@ class RNNBase(Module):
             outs = []
             for direction in range(self._directions):
                 k = layer * self._directions + direction
-                gates, w = self._weights(k, rows, mode)
+                gates, w = self._weights(k, rows, mode, cast)
                 state0 = tuple(s[k] for s in hx)
                 if _whole_sequence(self.mode, w, batch_sizes, gates):
-                    out, state = _lstm_sequence(gates, state0, w, direction == 1)
+                    out, state = _SEQUENCE_OPS[self.mode](gates, state0, w, direction == 1)
                 else:
                     outputs, state = _run_direction(mode.step, gates, batch_sizes, state0, w,
                                                     direction == 1)
@@ -320,17 +391,19 @@ class RNNBase(Module):
             rows = outs[0] if len(outs) == 1 else cat(outs, dim=1)
         return rows, tuple(stack([f[i] for f in finals]) for i in range(len(hx)))
 
-    def _weights(self, k, rows, mode):
+    def _weights(self, k, rows, mode, cast=None):
         """Input gates of all steps and the recurrent weights of layer-direction ``k``."""
         # "weight_ih_l1_reverse" -> "weight_ih"
         params = {name.split("_l")[0]: getattr(self, name) for name in self._all_weights[k]}
+        if cast is not None:
+            params = {key: p.to(dtype=cast) for key, p in params.items()}
         bias_ih, bias_hh = params.get("bias_ih"), params.get("bias_hh")
         gates = _input_gates(rows, params["weight_ih"], bias_ih, bias_hh, mode.folds_bias)
         recurrent_bias = None if mode.folds_bias else bias_hh
         return gates, _Recurrent(params["weight_hh"], recurrent_bias, params.get("weight_hr"))
 
     # ---- checks -----------------------------------------------------------------------
-    def _check_input(self, input, packed=False):
+    def _check_input(self, input, packed=False, low=None):
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise not_a_tensor(name, input)
@@ -344,7 +417,7 @@ class RNNBase(Module):
             raise ShapeError(f"{name}: expected a non-empty sequence, got input shape "
                              f"{input.shape}")
         weight = self.weight_ih_l0
-        if input.dtype != weight.dtype:
+        if input.dtype != weight.dtype and low is None:
             raise DTypeError(f"{name}: input dtype ({input.dtype}) does not match weight dtype "
                              f"({weight.dtype}); convert the input with .to({weight.dtype}) "
                              f"or the model with .to({input.dtype})")
@@ -558,13 +631,24 @@ class RNNCellBase(Module):
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise not_a_tensor(name, input)
+        low = _autocast_dtype(input)
+        if low is not None and input.device.type == "cuda":
+            with autocast_mode.suspended():
+                return self._cell_step(mode, input.to(dtype=low), _cast_state(hx, low), low,
+                                       True)
+        return self._cell_step(mode, input, hx, low, False)
+
+    def _cell_step(self, mode, input, hx, low, whole):
+        """``_step`` under autocast to ``low`` (None: none), the weights cast to it if
+        ``whole``."""
+        name = type(self).__name__
         if input.ndim not in (1, 2):
             raise ShapeError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D "
                              f"instead")
         batched = input.ndim == 2
         if not batched:
             input = input.unsqueeze(0)
-        self._check_cell_input(input)
+        self._check_cell_input(input, low)
         if hx is None:
             zeros = creation.zeros(input.shape[0], self.hidden_size, dtype=input.dtype,
                                    device=input.device)
@@ -572,18 +656,20 @@ class RNNCellBase(Module):
         else:
             hx = tuple(self._cell_state(s, i, input, batched, len(hx)) for i, s in enumerate(hx))
         spec = _MODES[mode]
-        gates = _input_gates(input, self.weight_ih, self.bias_ih, self.bias_hh,
-                             spec.folds_bias)
-        w = _Recurrent(self.weight_hh, None if spec.folds_bias else self.bias_hh, None)
+        weight_ih, weight_hh, bias_ih, bias_hh = (
+            p.to(dtype=low) if whole and p is not None else p
+            for p in (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh))
+        gates = _input_gates(input, weight_ih, bias_ih, bias_hh, spec.folds_bias)
+        w = _Recurrent(weight_hh, None if spec.folds_bias else bias_hh, None)
         state = spec.step(gates, hx, w)
         return state if batched else tuple(s.squeeze(0) for s in state)
 
-    def _check_cell_input(self, input):
+    def _check_cell_input(self, input, low=None):
         name = type(self).__name__
         if input.shape[1] != self.input_size:
             raise ShapeError(f"{name}: input has inconsistent input_size: got "
                              f"{input.shape[1]} expected {self.input_size}")
-        if input.dtype != self.weight_ih.dtype:
+        if input.dtype != self.weight_ih.dtype and low is None:
             raise DTypeError(f"{name}: input dtype ({input.dtype}) does not match weight "
                              f"dtype ({self.weight_ih.dtype})")
 

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ...autograd.tracer import traced_call
 from ...sparse import RowSparseGrad
 from ...tensor import Tensor
 
@@ -36,6 +37,7 @@ def _device_total(xp, arrays, norm_type):
     return float(stacked.max() if norm_type == math.inf else stacked.sum() ** (1 / norm_type))
 
 
+@traced_call("clip_grad_norm_")  # gg.compile replays it whole: its norm is read on the host
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scale all gradients together so that their joint ``norm_type``-norm is at most
     ``max_norm``: by max_norm / (total + 1e-6), only when that is below 1 (PyTorch's
@@ -76,6 +78,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         return first._like(first._backend.xp.asarray(total, dtype=first_array.dtype))
 
 
+@traced_call("clip_grad_value_")
 def clip_grad_value_(parameters, clip_value):
     """Clamp every gradient element into [-clip_value, clip_value], in place.
 

@@ -2,6 +2,7 @@
 import warnings
 
 from ..optimizer import Optimizer
+from ...autograd.tracer import traced_call
 
 _EPOCH_DEPRECATION = ("passing an epoch to step() is deprecated (as in PyTorch): call step() "
                       "once per epoch instead")
@@ -99,6 +100,7 @@ class LRScheduler:
         """
         raise NotImplementedError
 
+    @traced_call("step")
     def step(self, epoch=None):
         """Advance one epoch (or jump to ``epoch``) and write the new lrs into the groups.
 

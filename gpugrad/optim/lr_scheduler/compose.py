@@ -4,6 +4,7 @@ from bisect import bisect_right
 
 from .base import LRScheduler
 from .plateau import ReduceLROnPlateau
+from ...autograd.tracer import traced_call
 
 
 def _check_schedulers(owner, optimizer, schedulers):
@@ -87,6 +88,7 @@ class SequentialLR(_Composite):
             elif hasattr(current, "last_epoch"):
                 current.last_epoch -= 1
 
+    @traced_call("step")
     def step(self):
         """Advance one epoch, in the scheduler whose stretch it falls in."""
         self.last_epoch += 1
@@ -120,6 +122,7 @@ class ChainedScheduler(_Composite):
         self.optimizer = optimizer
         self._last_lr = self._current_lrs()
 
+    @traced_call("step")
     def step(self):
         """Step each scheduler, in order."""
         for scheduler in self._schedulers:

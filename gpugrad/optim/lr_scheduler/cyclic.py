@@ -3,6 +3,7 @@ import math
 import types
 
 from .base import LRScheduler, _check_optimizer, _per_group
+from ...autograd.tracer import traced_call
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -79,6 +80,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         cosine = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
         return [self.eta_min + (base_lr - self.eta_min) * cosine for base_lr in self.base_lrs]
 
+    @traced_call("step")
     def step(self, epoch=None):
         """Advance one epoch, or jump to ``epoch`` (a float is fine: a fraction of a period).
         Unlike the other schedulers (and like PyTorch's), passing an epoch is not deprecated.

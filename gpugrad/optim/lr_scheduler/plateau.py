@@ -3,6 +3,7 @@ import math
 import warnings
 
 from .base import _EPOCH_DEPRECATION, LRScheduler, _check_optimizer
+from ...autograd.tracer import traced_call
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -48,6 +49,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.cooldown_counter = 0
         self.num_bad_epochs = 0
 
+    @traced_call("step")
     def step(self, metrics, epoch=None):
         """Record one epoch's metric; reduce the lrs once patience runs out."""
         current = float(metrics)
