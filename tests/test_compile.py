@@ -456,3 +456,23 @@ def test_cuda_graph_outputs_are_copies_and_unsupported_work_falls_back():
     assert f(gg.full((3,), 5.0).cuda())[0].item() == 15.0  # ran without the graph
     assert "not permitted" in graph.failed
     assert f(gg.full((3,), 1.0).cuda())[0].item() == 3.0
+
+
+def test_a_grad_scaler_step_runs_eagerly_with_the_current_scale():
+    def run(compiled):
+        w = gg.nn.Parameter(gg.tensor([1.0, -2.0]))
+        opt = gg.optim.SGD([w], lr=0.1)
+        # The scale is the same in the two traced calls and doubles later.
+        scaler = gg.amp.GradScaler("cpu", init_scale=4.0, growth_interval=3)
+
+        def step(x):
+            opt.zero_grad()
+            loss = (w * x).sum() ** 2
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            return loss
+        f = gg.compile(step) if compiled else step
+        return [f(gg.tensor([0.5, float(i)])).item() for i in range(7)], scaler.get_scale()
+    with pytest.warns(RuntimeWarning, match="GradScaler"):
+        assert run(True) == run(False)

@@ -10,6 +10,7 @@ rounded), as PyTorch's, so both follow the same values.
 import warnings
 
 import numpy as np
+from ..autograd.grad_mode import state
 from ..autograd.tracer import traced_call
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
@@ -83,6 +84,9 @@ class GradScaler:
         if self._scale is None:
             self._scale = np.float32(self._init_scale)
             self._growth_tracker = self._init_growth_tracker
+        if state.tracer is not None:  # the scale is a host number update() changes
+            state.tracer.problem("GradScaler.scale (its scale is a host value that update() "
+                                 "changes between steps)")
         return _scaled(outputs, float(self._scale))
 
     def unscale_(self, optimizer):
