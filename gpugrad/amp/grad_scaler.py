@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 from ..autograd.grad_mode import state
-from ..autograd.tracer import traced_call
+from ..autograd.recording import traced_call
 
 _READY, _UNSCALED, _STEPPED = "ready", "unscaled", "stepped"
 

@@ -10,7 +10,7 @@ from . import anomaly
 from ..amp.autocast_mode import suspended as _autocast_suspended
 from .function import Function, _graph_gc_end
 from .grad_mode import set_grad_enabled, state
-from .tracer import opaque
+from .recording import opaque
 
 
 def _dependencies(roots):

@@ -8,120 +8,26 @@ While a ``Tracer`` is installed (``state.tracer``), the autograd core reports to
 * every backward node the engine runs: the ops its formula issued are kept inline when they
   read only arrays the schedule knows (slots); otherwise the node becomes one ``Node``
   entry, which replays the formula itself on the replayed forward's context;
-* gradients reaching leaves -> ``Leaf`` entries (``.grad`` accumulation);
-* optimizer ``step``/``zero_grad`` -> ``Call`` entries (run as they are on replay);
+* gradients reaching leaves -> ``Leaf`` entries (``.grad`` accumulation), ``.grad``
+  assignments -> ``SetGrad``;
+* optimizer ``step``/``zero_grad`` and the like -> ``Call`` entries (run as they are on
+  replay), seed draws -> ``Seed``;
 * host reads (``item``, ``tolist``, ``numpy``) -> ``Host`` entries: guards on replay.
 
-A slot is one array of the schedule. Arrays are known by identity: an op's output, an
-attribute its forward left on its context (``ctx.mask``), a leaf's ``.grad``. Any other
-array an op reads is an ``Ext`` (external): a tensor from outside (parameter, buffer,
-argument) or one made by code the trace cannot see (``gg.ones`` in the step). Which is which
-is settled by comparing two traces (``plan.py``).
+Library code that computes outside ``Function`` reports through ``recording`` (``record``,
+``write``, ``traced_call``). A slot is one array of the schedule. Arrays are known by
+identity: an op's output, an attribute its forward left on its context (``ctx.mask``), a
+leaf's ``.grad``. Any other array an op reads is an ``Ext`` (external): a tensor from outside
+(parameter, buffer, argument) or one made by code the trace cannot see (``gg.ones`` in the
+step). Which is which is settled by comparing two traces (``gpugrad/jit/plan.py``).
 """
-import functools
-from collections.abc import Iterator
-
 import numpy as np
 
-from .grad_mode import state
+from .trace_entries import Call, Ext, Host, Leaf, Node, Op, Seed, SetGrad, View
 
 # Small ints, True/False/None and strings are shared objects in CPython: identity with a
 # context attribute says nothing about where such a parameter came from.
 _PLAIN = (bool, str, type(None), float)
-
-
-class Op:
-    """``out = cls.forward(ctx, xp, *ins, **params)``; ``bound`` params come from earlier
-    contexts' attributes or are arrays of the schedule ({name: template}, see
-    ``Tracer._template``); ``attrs`` ({(attr, index or None): slot}) are this context's
-    arrays that later entries read."""
-
-    __slots__ = ("cls", "ins", "params", "bound", "out", "attrs", "ctx", "device", "inplace",
-                 "zero_d")
-
-    def __init__(self, cls, ins, params, bound, out, ctx, device, inplace):
-        self.cls, self.ins, self.params, self.bound = cls, ins, params, bound
-        self.out, self.ctx, self.device, self.inplace = out, ctx, device, inplace
-        self.attrs = {}
-        self.zero_d = False  # a 0-d result, which NumPy may hand back as a scalar
-
-
-class Node:
-    """A backward formula replayed as a whole: ``in_grads = cls.backward(ctx_k, grad)``;
-    ``saved`` are the slots of what the op saved, ``node`` the traced node (for its edges
-    and input shapes)."""
-
-    __slots__ = ("op", "grad", "outs", "saved", "node")
-
-    def __init__(self, op, grad, outs, saved, node):
-        self.op, self.grad, self.outs, self.saved, self.node = op, grad, outs, saved, node
-
-
-class Leaf:
-    """``tensor._accumulate_grad(grad)``; ``out`` is the slot of ``tensor.grad`` after it."""
-
-    __slots__ = ("tensor", "grad", "shared", "out")
-
-    def __init__(self, tensor, grad, shared, out):
-        self.tensor, self.grad, self.shared, self.out = tensor, grad, shared, out
-
-
-class Call:
-    """An opaque call run as it is on replay (an optimizer's ``step``); ``out`` is the slot
-    of the tensor it returned, if it returned one."""
-
-    __slots__ = ("fn", "args", "kwargs", "name", "out")
-
-    def __init__(self, fn, args, kwargs, name):
-        self.fn, self.args, self.kwargs, self.name = fn, args, kwargs, name
-        self.out = None
-
-
-class SetGrad:
-    """``tensor.grad = None`` or ``= slots[grad]``, done by Python code in the step."""
-
-    __slots__ = ("tensor", "grad")
-
-    def __init__(self, tensor, grad):
-        self.tensor, self.grad = tensor, grad
-
-
-class Host:
-    """A host read of slot ``slot``: ``kind`` is item, tolist or numpy; ``value`` what the
-    trace saw."""
-
-    __slots__ = ("slot", "kind", "value")
-
-    def __init__(self, slot, kind, value):
-        self.slot, self.kind, self.value = slot, kind, value
-
-
-class Seed:
-    """A seed drawn with ``draw``; ops whose parameter is this seed take the replay's."""
-
-    __slots__ = ("value", "draw")
-
-    def __init__(self, value, draw):
-        self.value, self.draw = value, draw
-
-
-class View:
-    """``out = slots[src].reshape(shape)``: library code reshaped a known array itself."""
-
-    __slots__ = ("src", "shape", "out")
-
-    def __init__(self, src, shape, out):
-        self.src, self.shape, self.out = src, shape, out
-
-
-class Ext:
-    """Slot ``slot`` holds ``tensor._data`` (``tensor`` may be None: a bare array);
-    ``what`` says where it is read, for messages."""
-
-    __slots__ = ("slot", "tensor", "array", "what")
-
-    def __init__(self, slot, tensor, array, what):
-        self.slot, self.tensor, self.array, self.what = slot, tensor, array, what
 
 
 class Tracer:
@@ -378,106 +284,3 @@ def _is_plain(value):
     if isinstance(value, _PLAIN):
         return True
     return isinstance(value, int) and -5 <= value <= 256
-
-
-class _Scratch:
-    """The context of an op computed on raw arrays (it keeps nothing)."""
-
-
-_ARRAY_OPS = {}
-
-
-def _array_op(fn):
-    """A Function-like class whose ``forward`` is ``fn(xp, *arrays, **params)``: one per
-    ``fn``, so two traces compare equal."""
-    cls = _ARRAY_OPS.get(fn)
-    if cls is None:
-        def forward(ctx, xp, *arrays, **params):
-            return fn(xp, *arrays, **params)
-        cls = type(fn.__name__.strip("_").capitalize(), (_Scratch,),
-                   {"forward": staticmethod(forward)})
-        _ARRAY_OPS[fn] = cls
-    return cls
-
-
-def record(fn, inputs, result, **params):
-    """Report an op that skips ``Function`` (no gradient: comparisons, argmax) to a
-    ``gg.compile`` trace: ``result._data == fn(xp, *[t._data for t in inputs], **params)``.
-
-    >>> import numpy as np
-    >>> def twice(xp, a):
-    ...     return a * 2
-    >>> x = gg.tensor([1.0])
-    >>> record(twice, (x,), x._like(twice(np, x._data)))  # outside a trace: nothing
-    """
-    tracer = state.tracer
-    if tracer is not None and not tracer.opaque:
-        tracer.op(_array_op(fn), _Scratch(), inputs, [t._data for t in inputs], params,
-                  result)
-
-
-def write(fn, target, *inputs, **params):
-    """The in-place write ``fn(xp, target._data, *arrays of inputs, **params)`` (which
-    returns the target array), run on the target's device and reported to a
-    ``gg.compile`` trace; the caller then bumps ``target``'s version.
-
-    >>> def fill(xp, dst, *, value):
-    ...     dst.fill(value)
-    ...     return dst
-    >>> x = gg.zeros(2)
-    >>> write(fill, x, value=1.0)
-    >>> x.tolist()
-    [1.0, 1.0]
-    """
-    tracer = state.tracer
-    if tracer is not None and not tracer.opaque:
-        tracer.slot(target._data, target, "the target of an in-place write")  # as it was
-    with target._backend.device_context(target._device):  # CuPy writes on the current one
-        fn(target._backend.xp, target._data, *[t._data for t in inputs], **params)
-    if tracer is not None and not tracer.opaque:
-        record(fn, (target,) + inputs, target, **params)
-        tracer.covered.add(id(target._data))
-
-
-class opaque:
-    """Inside: ops are not recorded (the enclosing entry replays them)."""
-
-    def __init__(self, tracer):
-        self.tracer = tracer
-
-    def __enter__(self):
-        self.tracer.opaque += 1
-
-    def __exit__(self, *exc):
-        self.tracer.opaque -= 1
-
-
-def traced_call(name):
-    """Decorator for functions and methods with effects the trace cannot see (an
-    optimizer's update on raw arrays, gradient clipping's host-side norm): while tracing,
-    the call is one ``Call`` entry and its inner ops are not recorded; on replay it runs
-    again as it is, and a tensor it returns is the replay's.
-
-    >>> @traced_call("double")
-    ... def double(x):
-    ...     return x * 2
-    >>> double(gg.ones(1)).item()
-    2.0
-    """
-    def wrap(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            tracer = state.tracer
-            if tracer is None or tracer.opaque:
-                return fn(*args, **kwargs)
-            # A generator (model.parameters()) would be empty on replay: keep its items.
-            args = tuple(list(a) if isinstance(a, Iterator) else a for a in args)
-            method = args and fn.__qualname__ != fn.__name__
-            label = f"{type(args[0]).__name__}.{name}" if method else name
-            entry = tracer.call(fn, args, kwargs, label)
-            with opaque(tracer):
-                result = fn(*args, **kwargs)
-            tracer.call_done(entry, result)
-            return result
-        return wrapper
-    return wrap

@@ -3,7 +3,8 @@ import warnings
 
 from ..amp import autocast_mode
 from ..autograd.grad_mode import state
-from ..autograd.tracer import Host, Tracer
+from ..autograd.trace_entries import Host
+from ..autograd.tracer import Tracer
 from ..random import get_rng_state, set_rng_state
 from ..tensor import Tensor
 from .plan import CannotReplay, compare

@@ -10,8 +10,8 @@ difference between the traces (another op, another parameter) means the same.
 import numpy as np
 
 from ..backends.device import backend_of_array
-from ..autograd.tracer import (Call, Ext, Host, Leaf, Node, Op, Seed, SetGrad, View,
-                               _is_array)
+from ..autograd.trace_entries import Call, Ext, Host, Leaf, Node, Op, Seed, SetGrad, View
+from ..autograd.tracer import _is_array
 from ..tensor import Tensor
 
 

@@ -11,7 +11,7 @@ from ..amp.autocast_mode import suspended as _autocast_suspended
 from ..autograd.grad_mode import no_grad
 from ..backends.device import backend_for
 from ..tensor import Tensor
-from ..autograd.tracer import Call, Ext, Host, Leaf, Node, Op, Seed, SetGrad, View
+from ..autograd.trace_entries import Call, Ext, Host, Leaf, Node, Op, Seed, SetGrad, View
 from . import graphs
 from .codegen import generate
 from .instructions import (ARG, CALL, HOST, LEAF, LOAD, NODE, OP, SEED, SETGRAD, VIEW,

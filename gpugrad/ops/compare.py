@@ -1,7 +1,7 @@
 """Comparisons, logical and bitwise ops, isclose/allclose/equal. They have no gradient, so
 they skip the graph."""
 from ._util import lift
-from ..autograd.tracer import record
+from ..autograd.recording import record
 from ..tensor import Tensor
 from .errors import DTypeError, ShapeError, not_a_tensor, public_op
 

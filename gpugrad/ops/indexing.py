@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autograd.function import Function, has_tangent
 from ..autograd.grad_mode import state
-from ..autograd.tracer import write
+from ..autograd.recording import write
 from ..tensor import Tensor
 from ._util import norm_dim
 from .shape import mark_shared_tangents

@@ -2,7 +2,7 @@
 saved tensor that was changed after it was saved."""
 from ..autograd.function import has_tangent
 from ..autograd.grad_mode import state
-from ..autograd.tracer import write
+from ..autograd.recording import write
 from ..tensor import Tensor
 from .errors import public_op
 

@@ -5,7 +5,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.tracer import record
+from ..autograd.recording import record
 from ..dtypes import as_dtype, get_default_dtype
 from ._util import keepdim_shape, norm_dim, norm_dims
 from .scan import exclusive_products

@@ -12,7 +12,7 @@ import gpugrad as gg
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..backends import get_array_module
 from .optimizer import Optimizer, _load_value, check_hyperparameter, state_tensor
-from ..autograd.tracer import traced_call
+from ..autograd.recording import traced_call
 
 
 def lbfgs_direction(flat_grad, old_dirs, old_stps, ro, h_diag, al):

@@ -12,7 +12,7 @@ from .. import cuda
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..backends import get_array_module
 from ..sparse import RowSparseGrad
-from ..autograd.tracer import traced_call
+from ..autograd.recording import traced_call
 
 
 class Optimizer:

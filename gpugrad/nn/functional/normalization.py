@@ -13,7 +13,7 @@ import numpy as np
 
 from ... import cuda
 from ...autograd.function import Function
-from ...autograd.tracer import record, write
+from ...autograd.recording import record, write
 from ...kernels import layernorm
 from ...ops.errors import ShapeError, check_floating, public_op
 from ...tensor import Tensor

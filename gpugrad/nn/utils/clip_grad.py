@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ...autograd.tracer import traced_call
+from ...autograd.recording import traced_call
 from ...sparse import RowSparseGrad
 from ...tensor import Tensor
 

@@ -2,7 +2,7 @@
 import warnings
 
 from ..optimizer import Optimizer
-from ...autograd.tracer import traced_call
+from ...autograd.recording import traced_call
 
 _EPOCH_DEPRECATION = ("passing an epoch to step() is deprecated (as in PyTorch): call step() "
                       "once per epoch instead")

@@ -4,7 +4,7 @@ from bisect import bisect_right
 
 from .base import LRScheduler
 from .plateau import ReduceLROnPlateau
-from ...autograd.tracer import traced_call
+from ...autograd.recording import traced_call
 
 
 def _check_schedulers(owner, optimizer, schedulers):

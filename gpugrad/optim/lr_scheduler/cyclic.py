@@ -3,7 +3,7 @@ import math
 import types
 
 from .base import LRScheduler, _check_optimizer, _per_group
-from ...autograd.tracer import traced_call
+from ...autograd.recording import traced_call
 
 
 class CosineAnnealingLR(LRScheduler):

@@ -3,7 +3,7 @@ import math
 import warnings
 
 from .base import _EPOCH_DEPRECATION, LRScheduler, _check_optimizer
-from ...autograd.tracer import traced_call
+from ...autograd.recording import traced_call
 
 
 class ReduceLROnPlateau(LRScheduler):
