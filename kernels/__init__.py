@@ -17,7 +17,7 @@ and compiled on first launch, and launchers that ops call (never the kernels):
 ``numba.njit`` twins for the NumPy backend (``_cpu_gelu``: GELU's ufuncs, ``_cpu_sparse``:
 row-sparse gradient coalescing and updates, ``_cpu_rows``: row loops of layer norm, attention
 softmax and cross-entropy, ``_cpu_rnn``: LSTM/GRU time steps, ``_cpu_exp``: the vectorisable
-float32 ``exp`` they share), :mod:`.cases` the recurrent and attention kernels
+float32 ``exp`` they share, ``_cpu_fold``: col2im over Numba's threads), :mod:`.cases` the recurrent and attention kernels
 paired with their ops' generic CuPy code (for the benchmark and the selftest). Launchers take NumPy arrays (CUDA simulator,
 tests) or CuPy arrays (run on CuPy's current stream and current device). Importing this
 package or any of its modules imports neither numba.cuda nor CuPy.

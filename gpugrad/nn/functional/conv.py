@@ -7,6 +7,8 @@ kh * kw kernel offsets adding one strided slice per offset: within one offset th
 are distinct, so its ``+=`` needs no atomic scatter, and this beats ``add.at``. Unfold and
 fold are each other's backward, so convolution has double backward and forward mode for free.
 """
+import numpy as np
+
 from ...autograd.function import Function
 from ...ops.errors import ShapeError, public_op, same_dtype
 from .padding import pad
@@ -74,9 +76,25 @@ def _col2im(xp, cols, hw, geometry, out_hw):
     c = cols.shape[1] // (kh * kw)
     cols = cols.reshape((n, c, kh, kw) + tuple(out_hw))
     out = xp.zeros((n, c, hw[0] + 2 * ph, hw[1] + 2 * pw), dtype=cols.dtype)
-    for i, j, rows, columns in _offsets(geometry, out_hw):
-        out[:, :, rows, columns] += cols[:, :, i, j]
+    if _loop_fold(xp, cols):  # one pass, planes spread over Numba's threads
+        (dh, dw), (sh, sw) = geometry[1], geometry[3]
+        _fold_kernels().col2im(cols, out, dh, dw, sh, sw)
+    else:
+        for i, j, rows, columns in _offsets(geometry, out_hw):
+            out[:, :, rows, columns] += cols[:, :, i, j]
     return out[:, :, ph:ph + hw[0], pw:pw + hw[1]]
+
+
+def _loop_fold(xp, cols):
+    """Does :mod:`kernels._cpu_fold`'s loop take these columns: C-contiguous NumPy float32 or
+    float64 (the generic path stays the reference, and CuPy's)?"""
+    return (xp is np and cols.dtype in (np.float32, np.float64) and cols.flags.c_contiguous
+            and cols.size > 0)
+
+
+def _fold_kernels():
+    from ...kernels import _cpu_fold  # imports Numba: on first use only
+    return _cpu_fold
 
 
 class Unfold(Function):
