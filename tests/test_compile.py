@@ -476,3 +476,16 @@ def test_a_grad_scaler_step_runs_eagerly_with_the_current_scale():
         return [f(gg.tensor([0.5, float(i)])).item() for i in range(7)], scaler.get_scale()
     with pytest.warns(RuntimeWarning, match="GradScaler"):
         assert run(True) == run(False)
+
+
+def test_keywords_and_defaults_are_torch_compiles():
+    torch = pytest.importorskip("torch")
+    import inspect
+    ours = inspect.signature(gg.compile).parameters
+    theirs = inspect.signature(torch.compile).parameters
+    for name in ("model", "fullgraph", "dynamic", "mode", "disable"):
+        assert ours[name].default == theirs[name].default, name
+        assert ours[name].kind == theirs[name].kind, name
+    for compile_ in (gg.compile, torch.compile):  # the same error for an unknown mode
+        with pytest.raises(RuntimeError, match="mode"):
+            compile_(lambda x: x, mode="fastest")

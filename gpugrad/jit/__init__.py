@@ -37,8 +37,8 @@ def compile(model=None, *, fullgraph=False, dynamic=None, mode=None, disable=Fal
       docs/compile.md for what a graph changes.
 
     ``dynamic=True`` is not supported (each shape gets its own plan); ``mode`` takes
-    PyTorch's names (``"default"``, ``"reduce-overhead"``, ``"max-autotune"``,
-    ``"max-autotune-no-cudagraphs"``); ``disable=True`` returns ``model`` as it is. Usable
+    PyTorch's names (``"default"``, ``"lite"``, ``"reduce-overhead"``, ``"max-autotune"``,
+    ``"max-autotune-no-cudagraphs"``; another raises ``RuntimeError``, as in PyTorch); ``disable=True`` returns ``model`` as it is. Usable
     as a decorator, with or without arguments.
 
     >>> import gpugrad as gg
@@ -61,8 +61,8 @@ def compile(model=None, *, fullgraph=False, dynamic=None, mode=None, disable=Fal
         raise ValueError("compile: dynamic=True is not supported; each input shape is "
                          "traced and replayed on its own")
     if mode not in _MODES:
-        raise ValueError(f"compile: unknown mode {mode!r}; expected one of "
-                         f"{', '.join(repr(m) for m in _MODES)}")
+        raise RuntimeError(f"compile: unrecognized mode={mode!r}; expected one of "
+                           f"{', '.join(repr(m) for m in _MODES[1:])}")  # PyTorch's type
     if model is None:
         return lambda fn: compile(fn, fullgraph=fullgraph, dynamic=dynamic, mode=mode,
                                   disable=disable, retrace=retrace, cuda_graphs=cuda_graphs)
@@ -74,4 +74,5 @@ def compile(model=None, *, fullgraph=False, dynamic=None, mode=None, disable=Fal
                             cuda_graphs=cuda_graphs)
 
 
-_MODES = (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_MODES = (None, "default", "lite", "reduce-overhead", "max-autotune",
+          "max-autotune-no-cudagraphs")

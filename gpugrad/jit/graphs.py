@@ -21,7 +21,7 @@ If the capture or its first launch fails (an operation CUDA cannot capture), the
 without a graph from then on.
 """
 from .codegen import body, build, const_lines, on_dict
-from .instructions import ARG, LEAF, LOAD, NODE, OP, VIEW, Holder
+from .instructions import ARG, LEAF, LOAD, NODE, OP, VIEW, Holder, reads, writes
 
 _DEVICE_WORK = (OP, VIEW, NODE)
 _CAPTURABLE = (OP, VIEW, NODE, LOAD, ARG, LEAF)
@@ -51,7 +51,7 @@ def region(plan):
     handed = set()  # gradients leaves get after the launch: the region may not read them
     for j in range(start, stop):
         ins = plan.code[j]
-        if handed.intersection(_reads(ins)):
+        if handed.intersection(reads(ins)):
             stop = j
             break
         if ins[0] == LEAF and ins[4] is not None:
@@ -106,8 +106,8 @@ class CudaGraph:
         for j in leaves:
             code[j][3] = True  # shared: the graph's buffer is not handed over itself
         after = leaves + list(range(stop, len(code)))
-        self.reads = {s for j in device for s in _reads(code[j])}
-        self.made = {s for j in device for s in _writes(code[j])}
+        self.reads = {s for j in device for s in reads(code[j])}
+        self.made = {s for j in device for s in writes(code[j])}
         self.live = {code[j][1]: code[j][2] for j in before
                      if code[j][0] == LOAD and code[j][2] is not None}
         self.fixed = {s for s, _, written in plan.consts if not written}
@@ -116,7 +116,7 @@ class CudaGraph:
             ins = code[j]
             if ins[0] == OP and ins[6] in ins[3] and ins[6] not in made | set(self.live):
                 raise ValueError("an in-place write into an array made before the region")
-            made.update(_writes(ins))
+            made.update(writes(ins))
         names = {}
         self._pre, _ = build(["def pre(args, S, hosts):"] + _indent(
             on_dict(const_lines(plan, names) + body(plan, before, names, code=code))) +
@@ -179,17 +179,6 @@ class CudaGraph:
 
 def _indent(lines):
     return ["    " + line for line in lines]
-
-
-def _reads(ins):
-    from .replay import _reads as reads
-    return reads(ins)
-
-
-
-def _writes(ins):
-    from .replay import _writes as writes
-    return writes(ins)
 
 
 def maybe(plan, enabled):

@@ -15,7 +15,7 @@ from ..autograd.trace_entries import Call, Ext, Host, Leaf, Node, Op, Seed, SetG
 from . import graphs
 from .codegen import generate
 from .instructions import (ARG, CALL, HOST, LEAF, LOAD, NODE, OP, SEED, SETGRAD, VIEW,
-                           GuardFailed, Holder)
+                           GuardFailed, Holder, reads, template_slots, writes)
 from .plan import CannotReplay
 
 
@@ -83,7 +83,7 @@ class Plan:
             return [OP, entry.cls.forward, self._context(entry), entry.ins,
                     dict(entry.params), bound, entry.out, tuple(entry.attrs.items()),
                     backend.xp, backend.array_type, entry.zero_d,
-                    tuple(_template_slots(t for _, t in bound)), ()]
+                    tuple(template_slots(t for _, t in bound)), ()]
         if isinstance(entry, Ext):
             kind, what = externals[entry.slot]
             if kind == "arg":
@@ -133,13 +133,13 @@ class Plan:
         stay), and drop context attributes nobody reads."""
         read = set()
         for ins in self.code:
-            read.update(_reads(ins))
+            read.update(reads(ins))
         for ins in self.code:
             if ins[0] == OP:
                 ins[7] = tuple((a, s) for a, s in ins[7] if s in read)
         last = {}
         for i, ins in enumerate(self.code):
-            for s in _writes(ins) + tuple(_reads(ins)):
+            for s in writes(ins) + tuple(reads(ins)):
                 last[s] = i
         keep = {o[1] for o in self.outputs if o[0] == "slot"}
         keep.update(s for s, *_ in self.consts)
@@ -167,45 +167,3 @@ class Plan:
         arrays = iter(arrays)
         return [Tensor._wrap(next(arrays), o[2], o[3]) if o[0] == "slot"
                 else hosts[o[1]] if o[0] == "host" else o[1] for o in self.outputs]
-
-
-def _reads(ins):
-    op = ins[0]
-    if op == OP:
-        return ins[3] + ins[11]
-    if op == NODE:
-        return (ins[3],) + tuple(ins[5])
-    if op == LEAF:
-        return (ins[2],)
-    if op in (HOST, VIEW):
-        return (ins[1],)
-    if op == SETGRAD:
-        return () if ins[2] is None else (ins[2],)
-    return ()
-
-
-def _template_slots(templates):
-    for t in templates:
-        if t[0] == "slot":
-            yield t[1]
-        elif t[0] == "seq":
-            yield from _template_slots(t[2])
-
-
-def _writes(ins):
-    op = ins[0]
-    if op == OP:
-        return (ins[6],) + tuple(s for _, s in ins[7])
-    if op in (LOAD, ARG):
-        return (ins[1],)
-    if op == NODE:
-        return tuple(s for s in ins[4] if s is not None)
-    if op == LEAF:
-        return () if ins[4] is None else (ins[4],)
-    if op == VIEW:
-        return (ins[3],)
-    if op == CALL:
-        return () if ins[4] is None else (ins[4],)
-    return ()
-
-

@@ -10,6 +10,7 @@ from gpugrad.nn.functional import lstm_sequence
 from gpugrad.nn.functional.lstm_sequence import GRUSequence, LSTMSequence
 from gpugrad.nn.functional.recurrent import (GRUCellPointwise, _Arrays, _backward_kept,
                                              _gru_backward, _gru_forward, _step)
+from test_lstm_sequence import _ops_in_graph  # same folder: on pytest's path
 
 torch = pytest.importorskip("torch")
 
@@ -217,18 +218,6 @@ def test_gru_layers_use_the_sequence_op_for_equal_lengths_only():
     assert "GRUSequence" not in names and "GRUCellPointwise" in names
     no_bias = gg.nn.GRU(3, 4, bias=False)  # runs with a zero hidden bias
     assert "GRUSequence" in _ops_in_graph(no_bias(x)[0].sum())
-
-
-def _ops_in_graph(out):
-    seen, stack, names = set(), [out.grad_fn], []
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        names.append(type(node).__name__)
-        stack.extend(getattr(node, "next", None) or [])
-    return names
 
 
 @pytest.mark.parametrize("mode", ["LSTM", "GRU"])
