@@ -2,10 +2,13 @@
 
 Prints microseconds per op for gpugrad, for the same chain in raw NumPy (forward only: the
 floor of any NumPy-backed library), and for PyTorch CPU when it is installed, measured side
-by side in one run (medians of interleaved repeats), plus the gpugrad / PyTorch ratio and
+by side in one run (medians of interleaved repeats), plus the gpugrad / PyTorch ratio, the
+same time split into forward and backward (the backward includes freeing the graph), and
 the share of gpugrad's time spent in Python's cyclic garbage collector (which graph
 building triggers by allocating many objects; PyTorch's graph lives in C++; gpugrad raises
 the young-generation threshold while a graph is alive, see gpugrad/autograd/function.py).
+gpugrad's backward runs these ops' array formulas (``backward_arrays``, see
+gpugrad/autograd/engine.py).
 
     python benchmarks/overhead.py [--ops 2000] [--repeats 15]
 """
@@ -34,9 +37,14 @@ def chain(x, c, n, tanh):
 
 
 def gpugrad_step(n):
+    """One forward and backward; returns the seconds the forward took."""
     x = gg.tensor(np.full(4, 0.5, np.float32), requires_grad=True)
     c = gg.tensor(np.full(4, 0.9, np.float32))
-    chain(x, c, n, gg.tanh).sum().backward()
+    start = time.perf_counter()
+    loss = chain(x, c, n, gg.tanh).sum()
+    forward = time.perf_counter() - start
+    loss.backward()
+    return forward
 
 
 def numpy_step(n):
@@ -48,13 +56,18 @@ def numpy_step(n):
 def torch_step(torch, n):
     x = torch.full((4,), 0.5, requires_grad=True)
     c = torch.full((4,), 0.9)
-    chain(x, c, n, torch.tanh).sum().backward()
+    start = time.perf_counter()
+    loss = chain(x, c, n, torch.tanh).sum()
+    forward = time.perf_counter() - start
+    loss.backward()
+    return forward
 
 
 def timed(fn):
+    """(seconds fn took, seconds of its forward or None) for a step function."""
     t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+    forward = fn()
+    return time.perf_counter() - t, forward
 
 
 class GcClock:
@@ -87,17 +100,27 @@ def main():
     for fn in runners.values():
         fn()  # warm up
     times = {name: [] for name in runners}
+    forwards = {name: [] for name in runners}
     clock, gc_seconds = GcClock(), []
     for _ in range(args.repeats):
         for name, fn in runners.items():  # interleaved, so drift hits every library alike
             before = clock.total
-            times[name].append(timed(fn))
+            total, forward = timed(fn)
+            times[name].append(total)
+            forwards[name].append(forward)
             if name == "gpugrad fwd+bwd":
                 gc_seconds.append(clock.total - before)
     per_op = {name: statistics.median(t) / args.ops * 1e6 for name, t in times.items()}
     print(f"{'library':<18}{'us/op':>10}")
     for name, us in per_op.items():
         print(f"{name:<18}{us:>10.2f}")
+    split = []
+    for name in ("gpugrad fwd+bwd", "pytorch fwd+bwd"):
+        if name in per_op:
+            fwd = statistics.median(forwards[name]) / args.ops * 1e6
+            bwd = statistics.median(t - f for t, f in zip(times[name], forwards[name]))
+            split.append(f"{name.split()[0]} {fwd:.2f} / {bwd / args.ops * 1e6:.2f}")
+    print(f"forward / backward us/op: {', '.join(split)}")
     share = sum(gc_seconds) / sum(times["gpugrad fwd+bwd"])
     print(f"cyclic GC: {share:.0%} of gpugrad's time")
     if "pytorch fwd+bwd" in per_op:

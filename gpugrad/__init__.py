@@ -46,6 +46,7 @@ from .ops.views import broadcast_to, meshgrid, movedim, narrow, t, unflatten
 from .random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from .sparse import RowSparseGrad
 from .tensor import Tensor
+from .threads import get_num_threads, set_num_threads
 from .serialization import load, save
 from .amp import autocast, get_autocast_dtype, is_autocast_enabled
 from . import amp, cpu  # noqa: E402  (gg.amp, gg.cpu.amp: mixed precision)

@@ -3,14 +3,28 @@
 No recursion, so a chain of 100 000 ops backs up fine; each node and edge is visited a
 constant number of times, so backward costs the same big-O as forward. Gradients arriving
 at a node (or leaf) from several consumers are summed before it runs.
+
+When no graph of the gradient is built (``create_graph=False``) and nothing watches the
+walk (no hooks on the node, no anomaly mode, no ``gg.compile`` trace), an op with a
+``backward_arrays`` formula runs it on the raw NumPy arrays, and the gradients stay bare
+arrays until a Tensor is needed (a leaf, a hook, an op without that formula): the same
+NumPy calls as the Tensor formulas make, so the same bits, without a Tensor and an op call
+per gradient. ``ARRAYS = False`` switches this off (the tests compare both ways).
 """
 from collections import deque
 
+import numpy as np
+from numpy import asarray, ndarray
+
 from . import anomaly
 from ..amp.autocast_mode import suspended as _autocast_suspended
+from ..backends.device import CPU, _NUMPY
 from .function import Function, _graph_gc_end
 from .grad_mode import set_grad_enabled, state
 from .recording import opaque
+
+ARRAYS = True  # run the ``backward_arrays`` formulas where they apply (tests switch it off)
+_new = object.__new__
 
 
 def _dependencies(roots):
@@ -36,9 +50,29 @@ def _dependencies(roots):
     return deps
 
 
+def _tensor(g):
+    """A gradient as a Tensor: bare arrays of the fast path are NumPy arrays (CPU)."""
+    if g.__class__ is not ndarray:
+        return g  # a Tensor already, None, or a RowSparseGrad
+    t = _new(Tensor)  # Tensor._wrap, inlined
+    t._data = g
+    t._backend = _NUMPY
+    t._device = CPU
+    t.requires_grad, t.grad_fn, t._version = False, None, None
+    return t
+
+
+def _sum(old, g):
+    """Two partial gradients of one node, summed as ``Tensor.__add__`` would."""
+    if old.__class__ is ndarray and g.__class__ is ndarray and old.dtype is g.dtype:
+        out = old + g
+        return out if out.__class__ is ndarray else asarray(out)  # 0-d: a NumPy scalar
+    return _tensor(old) + _tensor(g)
+
+
 def _add(grads, key, g):
     old = grads.get(key)
-    grads[key] = g if old is None else old + g
+    grads[key] = g if old is None else _sum(old, g)
 
 
 def _run_hooks(hooks, grad):
@@ -73,11 +107,21 @@ def _call_backward(node, grad, check):
                            f"for {len(node.next)} inputs")
     if check:
         for g in grads:
-            if g is not None:
-                anomaly.check_finite(backend.xp, getattr(g, "_data", None), "backward", node)
+            data = getattr(g, "_data", None)  # None, or a RowSparseGrad: nothing to check
+            if data is not None:  # on the gradient's device: an op may move data (``to``)
+                with g._backend.device_context(g._device):
+                    anomaly.check_finite(g._backend.xp, data, "backward", node)
     if tracer is not None:
         tracer.end_node(node, grads)
     return grads
+
+
+def _bare(grad):
+    """The NumPy array of a gradient the fast path can take, else None."""
+    if grad.__class__ is ndarray:
+        return grad
+    data = getattr(grad, "_data", None)  # a RowSparseGrad has none
+    return data if data.__class__ is ndarray else None
 
 
 def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
@@ -99,35 +143,64 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
     given = {id(getattr(g, "_data", g)) for g in root_grads}
     check = state.anomaly
     plain = not state.extras  # no anomaly checks, no gg.compile trace
+    arrays = plain and not create_graph and ARRAYS
     if state.tracer is not None:
         _trace_limits(create_graph)
+    pop, push = ready.pop, ready.append
+    # The last node made ready waits in ``node``, not on the stack: it runs next anyway (a
+    # stack), and in a chain every node is the only one made ready by its consumer.
+    node = None
     # Backward ops run in the dtypes forward chose, also when called inside gg.autocast.
     with set_grad_enabled(create_graph), _autocast_suspended():
-        while ready:
-            node, grad = ready.pop()
+        while True:
+            if node is None:
+                if not ready:
+                    break
+                node, grad = pop()
             if not isinstance(node, Function):
-                _finish_leaf(node, grad, captured, given)
+                _finish_leaf(node, _tensor(grad), captured, given)
+                node = None
                 continue
             if captured is not None and node in captured:
-                captured[node] = grad
+                captured[node] = grad = _tensor(grad)
+            bare = False
             if grad is None:
                 in_grads = (None,) * len(node.next)
-            elif node._hooks is None and plain and not grad._backend.has_device_context:
-                in_grads = node.backward(node, grad)  # the common case, without a call layer
+            elif node._hooks is not None or not plain:
+                in_grads = _call_backward(node, _tensor(grad), check)
+            else:
+                if arrays and node.backward_arrays is not None:
+                    data = grad if grad.__class__ is ndarray else _bare(grad)
+                    if data is not None:
+                        in_grads = node.backward_arrays(node, np, data)
+                        bare = in_grads is not NotImplemented
+                if not bare:
+                    grad = _tensor(grad)
+                    if grad._backend.has_device_context:
+                        in_grads = _call_backward(node, grad, check)
+                    else:
+                        in_grads = node.backward(node, grad)  # without a call layer
                 if in_grads.__class__ is not tuple:
                     in_grads = (in_grads,)
-            else:
-                in_grads = _call_backward(node, grad, check)
             if not retain_graph:
                 node._saved = None  # free what forward saved as soon as it was used
+            shapes = node.input_shapes
             i = -1
-            for nxt in node.next:  # indexing the others is cheaper than zipping three
+            edges = node.next
+            node = None
+            for nxt in edges:  # indexing the others is cheaper than zipping three
                 i += 1
                 if nxt is None:
                     continue
                 g = in_grads[i]
-                if g is not None and g._data.shape != node.input_shapes[i]:
-                    g = g.sum_to_size(node.input_shapes[i])  # the input was broadcast
+                if g is not None:
+                    if bare:
+                        if g.__class__ is not ndarray:
+                            g = asarray(g)  # NumPy gives 0-d results as scalars
+                        if g.shape != shapes[i]:
+                            g = _tensor(g).sum_to_size(shapes[i])  # the input was broadcast
+                    elif g._data.shape != shapes[i]:
+                        g = g.sum_to_size(shapes[i])
                 left = deps[nxt] - 1
                 if left:
                     deps[nxt] = left
@@ -135,14 +208,16 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None):
                         _add(grads, nxt, g)
                     continue
                 # The last consumer has reported: the gradient is complete.
-                if nxt in grads:
+                if grads and nxt in grads:
                     old = grads.pop(nxt)
-                    g = old if g is None else old + g
-                ready.append((nxt, g))
+                    g = old if g is None else _sum(old, g)
+                if node is not None:
+                    push((node, grad))
+                node, grad = nxt, g
     if not retain_graph:
         _graph_gc_end()  # the graph is freed: the GC's usual schedule again
     if captured is not None:
-        return [captured[t.grad_fn if t.grad_fn is not None else t] for t in inputs]
+        return [_tensor(captured[t.grad_fn if t.grad_fn is not None else t]) for t in inputs]
     return None
 
 
@@ -174,3 +249,6 @@ def _trace_limits(create_graph):
     tracer.backward_ran = True
     if create_graph:
         tracer.problem("backward(create_graph=True) inside the compiled call")
+
+
+from ..tensor import Tensor  # noqa: E402

@@ -16,6 +16,12 @@ An op subclasses ``Function`` with two static methods:
 What backward needs is declared: ``saves_inputs = (0, 1)`` keeps those inputs,
 ``saves_output = True`` keeps the result; ``ctx.saved_tensors`` returns them in that order
 after checking that none was modified in place since.
+
+An op may add ``backward_arrays(ctx, xp, grad)``: the same formula on raw arrays (the
+saved ones from ``ctx.saved_arrays()``), returning one array (or None) per input, or
+NotImplemented to leave the case to ``backward``. The engine uses it when no graph of the
+gradient is built and nothing watches the backward pass (see engine.py); it must make the
+very NumPy calls ``backward``'s Tensor ops make, so both give the same bits.
 """
 import gc
 import threading
@@ -55,9 +61,21 @@ class Function:
 
     saves_inputs = ()
     saves_output = False
+    backward_arrays = None  # optional, see the module docstring
     _saved = ()
     _versions = ()
     _hooks = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # What ``apply`` saves inline, decided once per class: both of two inputs, the one
+        # input, or only the output (of one input). Anything else (or an op that sets
+        # ``saves_inputs`` on its ctx in forward) goes through ``_save``.
+        cls._saves_pair = cls.saves_inputs == (0, 1) and not cls.saves_output
+        cls._saves_first = cls.saves_inputs == (0,) and not cls.saves_output
+        cls._saves_out = bool(cls.saves_output) and not cls.saves_inputs
+
+    _saves_pair = _saves_first = _saves_out = False
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -67,15 +85,16 @@ class Function:
             backend = first._backend
             device = first._device
             record = first.requires_grad
-            if len(inputs) == 1:  # unrolled for the usual arities: no loop, no list
-                arrays = (first._data,)
-            elif len(inputs) == 2:
+            n = len(inputs)
+            if n == 2:  # unrolled for the usual arities: no loop, no list
                 second = inputs[1]
                 if second._device is not device:
                     raise _device_error(cls, device, second._device)
                 if second.requires_grad:
                     record = True
                 arrays = (first._data, second._data)
+            elif n == 1:
+                arrays = (first._data,)
             else:
                 arrays = []
                 for t in inputs:
@@ -93,9 +112,9 @@ class Function:
                     out = cls.forward(ctx, backend.xp, *arrays, **params)
             elif params:
                 out = cls.forward(ctx, backend.xp, *arrays, **params)
-            elif len(arrays) == 2:  # a plain call runs in this frame's loop: no *args tuple
+            elif n == 2:  # a plain call runs in this frame's loop: no *args tuple
                 out = cls.forward(ctx, backend.xp, arrays[0], arrays[1])
-            elif len(arrays) == 1:
+            elif n == 1:
                 out = cls.forward(ctx, backend.xp, arrays[0])
             else:
                 out = cls.forward(ctx, backend.xp, *arrays)  # an empty ** still costs a dict
@@ -109,22 +128,45 @@ class Function:
         result._device = device
         mode = state.flags
         if record and mode.grad_enabled:
-            if len(arrays) == 2:  # _record, inlined for the usual arities
-                second = inputs[1]
-                ctx.next = (first.grad_fn or (first if first.requires_grad else None),
-                            second.grad_fn or (second if second.requires_grad else None))
-                ctx.input_shapes = (arrays[0].shape, arrays[1].shape)
-            elif len(arrays) == 1:
-                ctx.next = (first.grad_fn or first,)  # recording: the input requires grad
-                ctx.input_shapes = (arrays[0].shape,)
-            else:
-                ctx._link(inputs, arrays)
+            # _record, inlined for the usual arities and saves
             result.requires_grad = True
             result.grad_fn = ctx
             ctx._hooks = None  # the engine reads it for every node: faster from the instance
-            saves = ctx.saves_output
-            if saves or ctx.saves_inputs:
-                ctx._save(inputs, result, saves)
+            if n == 2:
+                ctx.next = (first.grad_fn or (first if first.requires_grad else None),
+                            second.grad_fn or (second if second.requires_grad else None))
+                ctx.input_shapes = (arrays[0].shape, arrays[1].shape)
+                if cls._saves_pair:
+                    ctx._saved = inputs
+                    v, w = first._version, second._version
+                    if (v is None or not v[0]) and (w is None or not w[0]):
+                        ctx._versions = _ZEROS[2]
+                    else:
+                        ctx._versions = (_version_of(first), _version_of(second))
+                elif ctx.saves_inputs or ctx.saves_output:
+                    ctx._save(inputs, result, ctx.saves_output)
+            elif n == 1:
+                ctx.next = (first.grad_fn or first,)  # recording: the input requires grad
+                ctx.input_shapes = (arrays[0].shape,)
+                if cls._saves_out:  # _save_output, inlined
+                    alias = _new(Tensor)
+                    alias._data = out
+                    alias._backend = backend
+                    alias._device = device
+                    alias.requires_grad = False
+                    alias._version = result._version = [0]
+                    ctx._saved = (alias,)
+                    ctx._versions = _ZEROS[1]
+                elif cls._saves_first:
+                    ctx._saved = inputs
+                    v = first._version
+                    ctx._versions = _ZEROS[1] if v is None or not v[0] else (v[0],)
+                elif ctx.saves_inputs or ctx.saves_output:
+                    ctx._save(inputs, result, ctx.saves_output)
+            else:
+                ctx._link(inputs, arrays)
+                if ctx.saves_inputs or ctx.saves_output:
+                    ctx._save(inputs, result, ctx.saves_output)
             if _graph_gc is None:
                 _graph_gc_count(ctx)
         else:
@@ -226,6 +268,36 @@ class Function:
             linked._tangent = out._tangent  # forward-over-reverse reads the output's tangent
             return (*saved[:-1], linked)
         return saved
+
+    def saved_arrays(self):
+        """The arrays of ``saved_tensors`` (for ``backward_arrays``), after the same checks.
+
+        >>> x = gg.tensor([2.0], requires_grad=True)
+        >>> (x * x).grad_fn.saved_arrays()[0]
+        array([2.], dtype=float32)
+        """
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(_RETAIN_MSG)
+        versions = self._versions
+        n = len(saved)
+        if n == 1:  # unrolled for the usual counts
+            v = saved[0]._version
+            if v is not None and v[0] != versions[0]:
+                self._raise_modified()
+            return (saved[0]._data,)
+        if n == 2:
+            a, b = saved
+            v, w = a._version, b._version
+            if v is not None and v[0] != versions[0] or w is not None and w[0] != versions[1]:
+                self._raise_modified()
+            return (a._data, b._data)
+        i = 0
+        for t in saved:
+            if t._version is not None and t._version[0] != versions[i]:
+                self._raise_modified()
+            i += 1
+        return tuple([t._data for t in saved])
 
     def _raise_modified(self):
         for t, version in zip(self._saved, self._versions):

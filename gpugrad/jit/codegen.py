@@ -65,7 +65,7 @@ _SLOT = re.compile(r"\bs(\d+)\b")
 def _lines(i, ins, names, plan):
     kind = ins[0]
     if kind == OP:
-        return _op_lines(i, ins, names)
+        return _op_lines(i, ins, names, plan.buffers.get(i))
     if kind == LOAD:
         if ins[2] is None:
             return []  # a constant, bound up front
@@ -105,13 +105,18 @@ def _lines(i, ins, names, plan):
     raise TypeError(f"unknown instruction {kind}")
 
 
-def _op_lines(i, ins, names):
+def _op_lines(i, ins, names, buffer=None):
+    """An op's forward call; with ``buffer`` ((writer, array), see ``buffers``) the writer
+    computes it into the plan's array."""
     _, forward, ctx, in_slots, params, bound, out, attrs, xp, array_type, zero_d, _, _ = ins
     names[f"F{i}"], names[f"X{i}"], names[f"M{i}"] = forward, ctx, xp
     lines = []
     for name, template in bound:
         lines.append(f"P{i}[{name!r}] = {_expression(template, f'B{i}_{name}', names)}")
     call = f"F{i}(X{i}, M{i}{''.join(f', s{s}' for s in in_slots)}"
+    if buffer is not None:
+        names[f"F{i}"], names[f"O{i}"] = buffer
+        call = f"F{i}(X{i}, M{i}, O{i}{''.join(f', s{s}' for s in in_slots)}"
     if params or bound:
         names[f"P{i}"] = params
         call += f", **P{i}"

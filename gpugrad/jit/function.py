@@ -47,12 +47,14 @@ class CompiledFunction:
 
     @property
     def stats(self):
-        """How each variant runs: {"replay": n, "tracing": n, "eager": [reasons]}, plus
+        """How each variant runs: {"replay": n, "tracing": n, "eager": [reasons],
+        "buffers": bytes the plans keep for their outputs (the static memory plan)}, plus
         "cuda_graphs": n replayed as CUDA graphs when there are such."""
-        out = {"replay": 0, "tracing": 0, "eager": []}
+        out = {"replay": 0, "tracing": 0, "eager": [], "buffers": 0}
         for v in self._variants.values():
             if v.plan is not None:
                 out["replay"] += 1
+                out["buffers"] += v.plan.buffer_bytes
                 graph = v.plan.graph
                 if graph is not None and graph.failed is None and graph.graph is not None:
                     out["cuda_graphs"] = out.get("cuda_graphs", 0) + 1

@@ -7,12 +7,14 @@ later instructions read (a dropout seed, a max-pool's indices), exactly as in ea
 """
 import contextlib
 
+import numpy as np
+
 from ..amp.autocast_mode import suspended as _autocast_suspended
 from ..autograd.grad_mode import no_grad
 from ..backends.device import backend_for
 from ..tensor import Tensor
 from ..autograd.trace_entries import Call, Ext, Host, Leaf, Node, Op, Seed, SetGrad, View
-from . import graphs
+from . import buffers, graphs
 from .codegen import generate
 from .instructions import (ARG, CALL, HOST, LEAF, LOAD, NODE, OP, SEED, SETGRAD, VIEW,
                            GuardFailed, Holder, reads, template_slots, writes)
@@ -35,6 +37,10 @@ class Plan:
         for entry in trace.entries:
             self.code.append(self._compile(entry, externals))
         self._free_after_last_use()
+        self.buffers = {}  # instruction -> (writer, buffer): the static memory plan
+        if self.device is not None and backend_for(self.device).array_type is np.ndarray:
+            self.buffers = buffers.assign(self.code, trace.arrays, outputs)
+        self.buffer_bytes = sum({id(b): b.nbytes for _, b in self.buffers.values()}.values())
         # A constant an op writes in place starts each replay as the trace saw it.
         written = {ins[6] for ins in self.code if ins[0] == OP and ins[2] is not None
                    and ins[6] in ins[3]}

@@ -16,6 +16,10 @@ class Add(Function):
         return g, g
 
     @staticmethod
+    def backward_arrays(ctx, xp, g):
+        return g, g
+
+    @staticmethod
     def jvp(ctx, ta, tb):
         return add_tangents(ta, tb)
 
@@ -28,6 +32,10 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, g):
         return g, (-g if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def backward_arrays(ctx, xp, g):
+        return g, (-g if ctx.next[1] is not None else None)
 
     @staticmethod
     def jvp(ctx, ta, tb):
@@ -46,6 +54,14 @@ class Mul(Function):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         return (g * b if need_a else None), (g * a if need_b else None)
+
+    @staticmethod
+    def backward_arrays(ctx, xp, g):
+        a, b = ctx.saved_arrays()
+        if g.dtype is not a.dtype or g.dtype is not b.dtype:
+            return NotImplemented  # backward's Tensor ops promote first
+        need_a, need_b = ctx.next
+        return (g * b if need_a is not None else None), (g * a if need_b is not None else None)
 
     @staticmethod
     def jvp(ctx, ta, tb):
@@ -68,6 +84,15 @@ class Div(Function):
         return (g / b if need_a else None), (-g * a / (b * b) if need_b else None)
 
     @staticmethod
+    def backward_arrays(ctx, xp, g):
+        a, b = ctx.saved_arrays()
+        if g.dtype is not a.dtype or g.dtype is not b.dtype:
+            return NotImplemented  # backward's Tensor ops promote first
+        need_a, need_b = ctx.next
+        return ((g / b if need_a is not None else None),
+                (-g * a / (b * b) if need_b is not None else None))
+
+    @staticmethod
     def jvp(ctx, ta, tb):
         b = ctx.inputs[1]
         return add_tangents(ta / b if ta is not None else None,
@@ -81,6 +106,10 @@ class Neg(Function):
 
     @staticmethod
     def backward(ctx, g):
+        return -g
+
+    @staticmethod
+    def backward_arrays(ctx, xp, g):
         return -g
 
     @staticmethod
@@ -107,6 +136,19 @@ class PowScalar(Function):
         if p == 0:
             return g * 0  # not 0 * a ** -1, which is nan at a == 0 (PyTorch gives 0)
         return g * p * a ** (p - 1)
+
+    @staticmethod
+    def backward_arrays(ctx, xp, g):
+        (a,) = ctx.saved_arrays()
+        if g.dtype is not a.dtype:
+            return NotImplemented  # backward's Tensor ops promote first
+        p = ctx.p
+        if p == 2:
+            return g * 2 * a  # 2 and 0 are exact in every float type: no constant needed
+        if p == 0:
+            return g * 0
+        # ``g * p`` lifts p to a 0-d array of g's dtype first, as Tensor ops do
+        return g * xp.asarray(p, dtype=g.dtype) * a ** (p - 1)
 
     @staticmethod
     def jvp(ctx, t):

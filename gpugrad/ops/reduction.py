@@ -23,6 +23,16 @@ def _expand_back(ctx, g):
     return g.expand(shape)
 
 
+def _expand_back_array(ctx, xp, g):
+    """``_expand_back`` on a raw array: the reshape and broadcast its Tensor ops make."""
+    shape = ctx.input_shapes[0]
+    if not ctx.keepdim:
+        kept = keepdim_shape(shape, ctx.axes)
+        if g.shape != kept:
+            g = g.reshape(kept)
+    return g if g.shape == shape else xp.broadcast_to(g, shape)
+
+
 def _count(shape, axes):
     n = 1
     for a in axes:
@@ -45,6 +55,10 @@ class Sum(Function):
         return _expand_back(ctx, g)
 
     @staticmethod
+    def backward_arrays(ctx, xp, g):
+        return _expand_back_array(ctx, xp, g)
+
+    @staticmethod
     def jvp(ctx, t):
         return Sum.apply(t, axes=ctx.axes, keepdim=ctx.keepdim)
 
@@ -60,6 +74,12 @@ class Mean(Function):
     @staticmethod
     def backward(ctx, g):
         return _expand_back(ctx, g) / _count(ctx.input_shapes[0], ctx.axes)
+
+    @staticmethod
+    def backward_arrays(ctx, xp, g):
+        # The count as a 0-d array of g's dtype: how Tensor division lifts a Python int.
+        count = xp.asarray(_count(ctx.input_shapes[0], ctx.axes), dtype=g.dtype)
+        return _expand_back_array(ctx, xp, g) / count
 
     @staticmethod
     def jvp(ctx, t):

@@ -11,6 +11,7 @@ from ._util import add_tangents
 from .arithmetic import pow
 from .select import Where
 from .errors import public_op
+from ..threads import parallel_loops
 
 
 class Exp(Function):
@@ -23,6 +24,13 @@ class Exp(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        return g * out
+
+    @staticmethod
+    def backward_arrays(ctx, xp, g):
+        (out,) = ctx.saved_arrays()
+        if g.dtype is not out.dtype:
+            return NotImplemented  # backward's Tensor ops promote first
         return g * out
 
     @staticmethod
@@ -40,6 +48,13 @@ class Log(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
+        return g / a
+
+    @staticmethod
+    def backward_arrays(ctx, xp, g):
+        (a,) = ctx.saved_arrays()
+        if g.dtype is not a.dtype:
+            return NotImplemented  # backward's Tensor ops promote first
         return g / a
 
     @staticmethod
@@ -74,6 +89,13 @@ class Sqrt(Function):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        return g / (out * 2)
+
+    @staticmethod
+    def backward_arrays(ctx, xp, g):
+        (out,) = ctx.saved_arrays()
+        if g.dtype is not out.dtype:
+            return NotImplemented  # backward's Tensor ops promote first
         return g / (out * 2)
 
     @staticmethod
@@ -128,6 +150,11 @@ class Tanh(Function):
         return TanhBackward.apply(g, out)
 
     @staticmethod
+    def backward_arrays(ctx, xp, g):
+        (out,) = ctx.saved_arrays()
+        return TanhBackward.forward(None, xp, g, out)
+
+    @staticmethod
     def jvp(ctx, t):
         return TanhBackward.apply(t, ctx.output)
 
@@ -139,7 +166,7 @@ class TanhBackward(Function):
 
     @staticmethod
     def forward(ctx, xp, g, out):
-        return g * (1 - out * out)
+        return g * (_one(xp, out) - out * out)
 
     @staticmethod
     def backward(ctx, gg_):
@@ -153,6 +180,18 @@ class TanhBackward(Function):
         g, out = ctx.inputs
         return add_tangents(TanhBackward.apply(tg, out) if tg is not None else None,
                             tout * g * out * -2 if tout is not None else None)
+
+
+def _one(xp, x):
+    """1 for ``1 - x``: on the CPU a cached 0-d array of ``x``'s dtype, as NumPy converts a
+    Python 1 at every call, which costs as much as the subtraction itself on small arrays
+    (the bits are the same)."""
+    return _ONES.get(x.dtype, 1) if xp is np else 1
+
+
+_ONES = {np.dtype(t): np.ones((), t) for t in (np.float16, np.float32, np.float64)}
+for _array in _ONES.values():
+    _array.flags.writeable = False
 
 
 class Sigmoid(Function):
@@ -179,6 +218,11 @@ class Sigmoid(Function):
         return SigmoidBackward.apply(g, out)
 
     @staticmethod
+    def backward_arrays(ctx, xp, g):
+        (out,) = ctx.saved_arrays()
+        return SigmoidBackward.forward(None, xp, g, out)
+
+    @staticmethod
     def jvp(ctx, t):
         return SigmoidBackward.apply(t, ctx.output)
 
@@ -190,7 +234,7 @@ class SigmoidBackward(Function):
 
     @staticmethod
     def forward(ctx, xp, g, out):
-        return g * out * (1 - out)
+        return g * out * (_one(xp, out) - out)
 
     @staticmethod
     def backward(ctx, gg_):
@@ -211,6 +255,10 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, xp, a):
+        if parallel_loops(xp, a):  # NumPy's maximum runs on one thread
+            out = np.empty_like(a)
+            _relu_kernels().relu(a.reshape(-1), out.reshape(-1))
+            return out
         return xp.maximum(a, 0)
 
     @staticmethod
@@ -235,11 +283,22 @@ def _cpu_fast_path(g):
 def _relu_grad(g, out):
     """``where(out > 0, g, 0)``. NumPy's ``where`` runs about 10x slower than a multiply by
     the mask on a random mask (branchy inner loop), and the multiply is exact unless ``g``
-    holds inf or NaN, whose product with 0 is NaN: checked first, ``where`` then."""
+    holds inf or NaN, whose product with 0 is NaN: checked first, ``where`` then. Large
+    float arrays take a Numba loop over the threads instead (the same values, and +0.0
+    where ``g * mask`` gives -0.0)."""
+    if parallel_loops(np, g, out):
+        grad = np.empty_like(g)
+        _relu_kernels().relu_backward(g.reshape(-1), out.reshape(-1), grad.reshape(-1))
+        return grad
     mask = out > 0
     if np.isfinite(g).all():
         return g * mask
     return np.where(mask, g, g.dtype.type(0))
+
+
+def _relu_kernels():
+    from ..kernels import _cpu_relu  # imports Numba: on first use only
+    return _cpu_relu
 
 
 class Abs(Function):
@@ -425,6 +484,8 @@ class Round(Floor):
 
 def _floating(a):
     """Integer and bool inputs of the float-valued functions compute in float32 (PyTorch)."""
+    if a._data.dtype.kind == "f":  # the array's dtype first: Tensor.dtype costs more
+        return a
     return a if a.dtype.kind == "f" else a.to(dtype=get_default_dtype())  # bfloat16 too
 
 

@@ -32,6 +32,11 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0, nes
                                              lr=lr, momentum=momentum, dampening=dampening,
                                              nesterov=nesterov, weight_decay=weight_decay)
             continue
+        if _cpu_loop(param, grad, momentum_buffers[i]):
+            momentum_buffers[i] = _cpu_sgd(param, grad, momentum_buffers[i], maximize,
+                                           lr=lr, momentum=momentum, dampening=dampening,
+                                           nesterov=nesterov, weight_decay=weight_decay)
+            continue
         grad = weight_decayed_grad(param, grad, weight_decay, maximize)
         if momentum != 0:
             buf = momentum_buffers[i]
@@ -57,6 +62,29 @@ def _fused_sgd(param, grad, buf, maximize, **hyper):
         buf = xp.empty_like(param)
     # On step 1 the kernel seeds the buffer with the gradient, as the array code does.
     fused.sgd_update(param, grad, buf, step=1 if first else 2, **hyper)
+    return buf
+
+
+CPU_LOOP_SIZE = 1 << 12  # smaller parameters: NumPy's passes cost less than the call
+
+
+def _cpu_loop(param, grad, buf):
+    """Does the one-pass Numba loop (``kernels/_cpu_optim.py``) take this update?"""
+    if not isinstance(param, np.ndarray) or param.size < CPU_LOOP_SIZE:
+        return False
+    from ..kernels import _cpu_optim  # imports Numba: on first use only
+    return _cpu_optim.takes(param, grad, buf)
+
+
+def _cpu_sgd(param, grad, buf, maximize, *, momentum, **hyper):
+    """:func:`sgd`'s step for one NumPy parameter as one Numba loop; returns the momentum
+    buffer (None without momentum)."""
+    from ..kernels import _cpu_optim
+    first = buf is None
+    if first and momentum != 0:
+        buf = np.empty_like(param)
+    _cpu_optim.sgd_update(param, grad, param if buf is None else buf, momentum=momentum,
+                          maximize=maximize, first=first, **hyper)
     return buf
 
 

@@ -2,15 +2,18 @@
 columns scatter-added back), and ``conv2d`` as one batched matmul of the columns.
 
 Unfold is one copy of a strided view of the padded input (``as_strided``: axes N, C, kernel
-row, kernel column, output row, output column), on NumPy and CuPy alike. Fold loops over the
-kh * kw kernel offsets adding one strided slice per offset: within one offset the positions
-are distinct, so its ``+=`` needs no atomic scatter, and this beats ``add.at``. Unfold and
-fold are each other's backward, so convolution has double backward and forward mode for free.
+row, kernel column, output row, output column), on NumPy and CuPy alike; large unpadded float
+inputs with a column stride of 1 on the CPU take :mod:`kernels._cpu_fold`'s loop instead,
+which spreads the planes over the threads. Fold loops over the kh * kw kernel offsets adding
+one strided slice per offset: within one offset the positions are distinct, so its ``+=``
+needs no atomic scatter, and this beats ``add.at``. Unfold and fold are each other's
+backward, so convolution has double backward and forward mode for free.
 """
 import numpy as np
 
 from ...autograd.function import Function
 from ...ops.errors import ShapeError, public_op, same_dtype
+from ...threads import apply_to_numba, parallel_loops
 from .padding import pad
 
 
@@ -60,6 +63,11 @@ def _im2col(xp, x, geometry, out_hw):
     (N, C, i, j, oh, ow) step through the padded input, for any stride and dilation."""
     (kh, kw), (dh, dw), (ph, pw), (sh, sw) = geometry
     n, c = x.shape[:2]
+    work = n * c * kh * kw * out_hw[0] * out_hw[1]
+    if ph == pw == 0 and sw == 1 and parallel_loops(xp, x, work=work):  # planes on threads
+        cols = np.empty((n, c, kh, kw) + tuple(out_hw), dtype=x.dtype)
+        _fold_kernels().im2col(x, cols, dh, dw, sh)
+        return cols.reshape(n, c * kh * kw, out_hw[0] * out_hw[1])
     if ph or pw:
         x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     sn, sc, sy, sx = x.strides
@@ -88,8 +96,11 @@ def _col2im(xp, cols, hw, geometry, out_hw):
 def _loop_fold(xp, cols):
     """Does :mod:`kernels._cpu_fold`'s loop take these columns: C-contiguous NumPy float32 or
     float64 (the generic path stays the reference, and CuPy's)?"""
-    return (xp is np and cols.dtype in (np.float32, np.float64) and cols.flags.c_contiguous
-            and cols.size > 0)
+    if not (xp is np and cols.dtype in (np.float32, np.float64) and cols.flags.c_contiguous
+            and cols.size > 0):
+        return False
+    apply_to_numba()  # the loop runs on gg.set_num_threads's count of threads
+    return True
 
 
 def _fold_kernels():
