@@ -49,7 +49,11 @@ def set_num_threads(n):
     global _count, _generation
     if isinstance(n, bool) or not hasattr(type(n), "__index__"):
         raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")
-    n = operator.index(n)
+    try:
+        n = operator.index(n)
+    except TypeError:  # a tensor of several elements (or a float one) is no count
+        raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}") \
+            from None
     if n > _INT_MAX:
         raise ValueError("Overflow when unpacking long")
     if n <= 0:
